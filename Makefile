@@ -1,0 +1,53 @@
+# The verbs a person types.  Every target works from a fresh clone: the first
+# one that needs the environment creates it (.venv, gradgen installed editable
+# with its test dependencies).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test generate check golden bench bench-quick clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: generate the gradients of examples/ into generated/ and show one
+demo: $(STAMP)
+	$(BIN)/gradgen generate
+	@echo
+	@echo "==> generated/cosine_grad.py"
+	@cat generated/cosine_grad.py
+
+## test: the whole test suite, then the freshness check of generated/
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(BIN)/gradgen check
+
+## generate: rewrite generated/ from examples/ ([tool.gradgen] in pyproject.toml)
+generate: $(STAMP)
+	$(BIN)/gradgen generate
+
+## check: fail with a diff when generated/ is stale or was edited by hand
+check: $(STAMP)
+	$(BIN)/gradgen check
+
+## golden: rewrite the expected outputs of tests/cases/ (review the diff!)
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden --update
+
+## bench: timings against the peers (installs the optional [bench] extra)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

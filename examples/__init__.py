@@ -1,0 +1,1 @@
+"""Example functions that gradgen differentiates, taken from the seed posts."""

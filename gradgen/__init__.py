@@ -1,0 +1,37 @@
+"""gradgen: readable, standalone gradient code for NumPy functions.
+
+The core is a pipeline from source text to source text (:mod:`gradgen.driver`);
+this package's doors onto it are the Python API below, the ``gradgen`` CLI
+(:mod:`gradgen.cli`) and the import-time decorator.
+"""
+
+__version__ = "0.1.0"
+
+from gradgen.api import compile_module, grad, grad_from_source, source, source_from_text
+from gradgen.errors import (
+    GradgenError,
+    NonDifferentiableError,
+    SourceNotFoundError,
+    TemplateError,
+    UnknownPrimitiveError,
+    UnsupportedSyntaxError,
+    UsageError,
+)
+from gradgen.options import Options
+
+__all__ = [
+    "GradgenError",
+    "NonDifferentiableError",
+    "Options",
+    "SourceNotFoundError",
+    "TemplateError",
+    "UnknownPrimitiveError",
+    "UnsupportedSyntaxError",
+    "UsageError",
+    "__version__",
+    "compile_module",
+    "grad",
+    "grad_from_source",
+    "source",
+    "source_from_text",
+]

@@ -1,0 +1,146 @@
+"""The Python API: thin doors onto the ``str -> str`` core in :mod:`gradgen.driver`.
+
+``source`` returns generated text; ``grad`` compiles that text with plain
+``exec`` into a fresh namespace holding only NumPy, exactly as a user who
+pasted the generated module would run it.
+
+The pipeline (libcst, black) is imported on first use, not by
+``import gradgen``: a decorated module whose gradients come from the cache
+never loads it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+import types
+from pathlib import Path
+
+from gradgen.errors import SourceNotFoundError
+from gradgen.options import Options
+
+
+def gradient_name(function: str) -> str:
+    """The name of the generated gradient function of ``function``."""
+    return f"grad_{function}"
+
+
+def _numpy_imports(func) -> list:
+    """Import lines recreating the names through which ``func`` reaches NumPy."""
+    import numpy as np
+
+    lines = []
+    for name, value in sorted(func.__globals__.items()):
+        if value is np:
+            lines.append(f"import numpy as {name}")
+        elif value is np.linalg:
+            lines.append(f"import numpy.linalg as {name}")
+        elif callable(value) and getattr(np, name, None) is value:
+            lines.append(f"from numpy import {name}")
+    return lines
+
+
+def _function_source(func) -> tuple[str, str, str, int]:
+    """(text, file name, function name, line offset) for a Python function.
+
+    The text is the function's own source, dedented, preceded by import lines
+    for the NumPy names it uses, so nested functions and notebook cells work
+    as well as module-level functions.  The line offset maps lines of the
+    text back to lines of the file.
+    """
+    if not isinstance(func, types.FunctionType):
+        raise SourceNotFoundError(
+            f"gradgen differentiates Python functions, not {type(func).__name__} objects",
+            hint="pass a function defined with `def` in a file",
+        )
+    name = func.__name__
+    if name == "<lambda>":
+        raise SourceNotFoundError(
+            "cannot differentiate a lambda",
+            hint="define the function with `def name(...):` in a file or notebook cell",
+        )
+    try:
+        lines, first = inspect.getsourcelines(func)
+        filename = inspect.getsourcefile(func) or func.__code__.co_filename
+    except (OSError, TypeError) as exc:
+        raise SourceNotFoundError(
+            f"the source of {name}() cannot be found ({exc})",
+            hint=(
+                "gradgen reads source text: define the function in a .py file or a "
+                "Jupyter/IPython cell, not in a plain REPL or via exec() of a string; "
+                "or call gradgen.source_from_text(text, name) yourself"
+            ),
+        ) from None
+    imports = _numpy_imports(func)
+    text = "\n".join(imports) + "\n" + textwrap.dedent("".join(lines))
+    return text, _display_path(filename), name, first - 2 - len(imports)
+
+
+def _display_path(filename: str) -> str:
+    """The file name as generated headers show it: relative to the working
+    directory when inside it, else the bare name (never machine-specific)."""
+    path = Path(filename)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.name
+
+
+def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None) -> str:
+    """The source text of a standalone module holding ``func``'s gradient."""
+    text, filename, name, line_offset = _function_source(func)
+    options = Options.make(wrt, preserve_result, simplify, shapes=shapes)
+    from gradgen import driver
+
+    return driver.generate_module(text, [(name, options)], filename=filename,
+                                  line_offset=line_offset)
+
+
+def source_from_text(
+    text: str,
+    function: str,
+    wrt=(0,),
+    preserve_result: bool = False,
+    simplify: bool = True,
+    shapes=None,
+    filename: str = "<string>",
+) -> str:
+    """Like :func:`source`, for a function given as module source text."""
+    options = Options.make(wrt, preserve_result, simplify, shapes=shapes)
+    from gradgen import driver
+
+    return driver.generate_module(text, [(function, options)], filename=filename)
+
+
+def compile_module(module_source: str, filename: str = "<gradgen>") -> dict:
+    """Execute generated module text in a fresh namespace and return it."""
+    namespace: dict = {"__name__": "gradgen_generated"}
+    exec(compile(module_source, filename, "exec"), namespace)
+    return namespace
+
+
+def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None):
+    """The gradient of ``func`` as a callable.
+
+    The callable takes ``func``'s parameters plus a trailing output seed
+    (default ``1.0``) and returns the gradient: one value for one ``wrt``, a
+    tuple in ``wrt`` order for several; ``(value, gradient)`` with
+    ``preserve_result=True``.
+    """
+    text = source(func, wrt, preserve_result, simplify, shapes)
+    namespace = compile_module(text, f"<gradient of {func.__name__}>")
+    return namespace[gradient_name(func.__name__)]
+
+
+def grad_from_source(
+    text: str,
+    function: str,
+    wrt=(0,),
+    preserve_result: bool = False,
+    simplify: bool = True,
+    shapes=None,
+    filename: str = "<string>",
+):
+    """Like :func:`grad`, for a function given as module source text."""
+    module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename)
+    return compile_module(module)[gradient_name(function)]

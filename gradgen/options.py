@@ -1,0 +1,45 @@
+"""Options of one gradient request, as a frozen value.
+
+One ``Options`` describes what to generate for one function; it is part of
+the decorator's cache key, so every field must be hashable and have a stable
+``repr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MODES = ("reverse",)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to generate for one function.
+
+    wrt: parameters to differentiate with respect to, by index or name.
+    preserve_result: the gradient function returns ``(value, gradient)``.
+    simplify: run the simplifier (``False`` keeps the raw adjoint, for debugging).
+    mode: ``"reverse"`` (a gradient function).
+    shapes: optional ``{param: "n d"}`` shape annotations; they add to
+        annotations written in the function's signature.
+    """
+
+    wrt: tuple[int | str, ...] = (0,)
+    preserve_result: bool = False
+    simplify: bool = True
+    mode: str = "reverse"
+    shapes: tuple[tuple[str, str], ...] = field(default=())
+
+    @staticmethod
+    def make(
+        wrt=(0,),
+        preserve_result: bool = False,
+        simplify: bool = True,
+        mode: str = "reverse",
+        shapes=None,
+    ) -> "Options":
+        """Build Options from loose user values (an int, a name, a list, a dict)."""
+        if isinstance(wrt, (int, str)):
+            wrt = (wrt,)
+        shape_items = tuple(sorted((shapes or {}).items()))
+        return Options(tuple(wrt), bool(preserve_result), bool(simplify), mode, shape_items)

@@ -1,0 +1,120 @@
+"""Stage 1, parse: source text -> the function's libcst tree, with positions.
+
+After this stage: the text is valid Python, the requested top-level function
+exists, every node of it has a source position (1-based lines, shifted by
+``line_offset`` when the text is an excerpt of a larger file), and we know
+which local names refer to NumPy (``import numpy as np``, ``import numpy``,
+``from numpy import exp``) so that later stages can resolve calls to
+canonical ``np.*`` names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from gradgen.errors import InvalidSourceError, Location, UsageError
+
+NUMPY_MODULES = {"numpy": "np", "numpy.linalg": "np.linalg"}
+
+
+@dataclass(frozen=True)
+class ParsedFunction:
+    filename: str
+    lines: tuple  # the text's lines, for error carets
+    line_offset: int
+    node: cst.FunctionDef
+    positions: Mapping
+    aliases: Mapping  # local name -> canonical dotted prefix ("np", "np.exp")
+    module_functions: frozenset  # names of the module's top-level functions
+
+    def location(self, node: cst.CSTNode) -> Location:
+        code_range: CodeRange = self.positions[node]
+        line = code_range.start.line
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return Location(self.filename, line + self.line_offset, code_range.start.column, text)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return cst.Module(body=[]).code_for_node(node)
+
+
+def _numpy_aliases(module: cst.Module) -> dict:
+    aliases: dict = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    full = cst.Module(body=[]).code_for_node(alias.name)
+                    if full in NUMPY_MODULES:
+                        local = alias.asname.name.value if alias.asname else full.split(".")[0]
+                        aliases[local] = NUMPY_MODULES[full] if alias.asname else "np"
+            elif isinstance(small, cst.ImportFrom) and small.module is not None:
+                full = cst.Module(body=[]).code_for_node(small.module)
+                if full in NUMPY_MODULES and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        name = alias.name.value
+                        local = alias.asname.name.value if alias.asname else name
+                        aliases[local] = f"{NUMPY_MODULES[full]}.{name}"
+    return aliases
+
+
+def parse_function(
+    text: str, function: str, filename: str = "<string>", line_offset: int = 0
+) -> ParsedFunction:
+    """Parse ``text`` and return the top-level function named ``function``."""
+    lines = tuple(text.splitlines())
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        line = exc.raw_line
+        source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+        raise InvalidSourceError(
+            f"invalid Python syntax: {exc.message}",
+            Location(filename, line + line_offset, exc.raw_column, source_line),
+            hint="gradgen reads the file as Python source; fix the syntax error first",
+        ) from None
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    functions = {
+        stmt.name.value: stmt for stmt in module.body if isinstance(stmt, cst.FunctionDef)
+    }
+    if function not in functions:
+        available = ", ".join(sorted(functions)) or "none"
+        raise UsageError(
+            f"no top-level function named {function!r} in {filename}",
+            hint=f"functions defined there: {available}",
+        )
+    return ParsedFunction(
+        filename=filename,
+        lines=lines,
+        line_offset=line_offset,
+        node=functions[function],
+        positions=positions,
+        aliases=_numpy_aliases(module),
+        module_functions=frozenset(functions),
+    )
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+def resolve_numpy(dotted: str | None, aliases: Mapping) -> str | None:
+    """The canonical ``np.*`` name of a dotted reference to NumPy, else None."""
+    if dotted is None:
+        return None
+    head, _, rest = dotted.partition(".")
+    if head not in aliases:
+        return None
+    return aliases[head] + (f".{rest}" if rest else "")

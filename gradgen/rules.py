@@ -1,0 +1,254 @@
+"""The gradient rules of templates/, loaded into an immutable registry.
+
+The rule files are read as source text, never imported or executed.  Each
+``@adjoint(p1, p2, ...)`` function becomes one :class:`Rule` registered under
+the canonical names of ``p1, p2, ...``; ``nondifferentiable(...)`` calls list
+primitives whose outputs carry no gradient; ``helpers.py`` provides the
+run-time helpers a rule may call.  Users add rules for their own functions by
+passing more rule files (``load_registry(extra=[path])``): later files
+override earlier ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import libcst as cst
+
+from gradgen import ir
+from gradgen.errors import Location, TemplateError
+from gradgen.lowering import LoweringError, call_name, lower_expr
+from gradgen.parse import _numpy_aliases, dotted_name, resolve_numpy
+
+GRAD = "__grad__"  # d[x] in a rule lowers to Call(GRAD, (Name(x),))
+
+
+@dataclass(frozen=True)
+class TAssign:
+    """``local = expr`` inside a rule."""
+
+    target: str
+    value: ir.Expr
+
+
+@dataclass(frozen=True)
+class TGrad:
+    """``d[param] = expr``: the gradient contribution to one parameter."""
+
+    param: str
+    value: ir.Expr
+
+
+@dataclass(frozen=True)
+class TIf:
+    """An ``if`` on static arguments, decided at instantiation."""
+
+    test: ir.Expr
+    body: tuple
+    orelse: tuple
+
+
+@dataclass(frozen=True)
+class TUnsupported:
+    message: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    primitives: tuple
+    result: str
+    params: tuple
+    defaults: Mapping
+    body: tuple
+    differentiable: frozenset
+    where: str  # "numpy_rules.py:42", for messages
+
+
+@dataclass(frozen=True)
+class Helper:
+    name: str
+    source: str
+    uses: frozenset  # other helpers it calls
+
+
+@dataclass(frozen=True)
+class Registry:
+    rules: Mapping
+    nondifferentiable: frozenset
+    helpers: Mapping  # in definition order
+
+    def rule(self, primitive: str) -> Rule | None:
+        return self.rules.get(primitive)
+
+    def knows(self, primitive: str) -> bool:
+        return primitive in self.rules or primitive in self.nondifferentiable
+
+
+def templates_dir() -> Path:
+    """The folder of rule files: the installed ``gradgen.templates`` package,
+    or ``templates/`` beside the source tree."""
+    spec = importlib.util.find_spec("gradgen.templates")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+class _RuleFile:
+    def __init__(self, path: Path):
+        self.path = path
+        self.text = path.read_text(encoding="utf-8")
+        self.lines = self.text.splitlines()
+        try:
+            self.module = cst.parse_module(self.text)
+        except cst.ParserSyntaxError as exc:
+            raise TemplateError(f"rule file is not valid Python: {exc.message}",
+                                Location(str(path), exc.raw_line, exc.raw_column)) from None
+        wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
+        self.positions = wrapper.resolve(cst.metadata.PositionProvider)
+        self.aliases = _numpy_aliases(self.module)
+
+    def error(self, node, message: str) -> TemplateError:
+        start = self.positions[node].start
+        text = self.lines[start.line - 1] if start.line <= len(self.lines) else ""
+        return TemplateError(message, Location(self.path.name, start.line, start.column, text))
+
+    def lower(self, node) -> ir.Expr:
+        try:
+            return _grad_markers(lower_expr(node, self.aliases))
+        except LoweringError as exc:
+            raise self.error(exc.node, exc.message) from None
+
+    def primitive_names(self, call: cst.Call) -> tuple:
+        names = []
+        for arg in call.args:
+            name = call_name(arg.value, self.aliases) or resolve_numpy(
+                dotted_name(arg.value), self.aliases
+            )
+            if name is None:
+                raise self.error(arg, "expected a primitive such as np.exp or operator.add")
+            names.append(name)
+        return tuple(names)
+
+
+def _grad_markers(expr: ir.Expr) -> ir.Expr:
+    """Turn ``d[x]`` (a subscript of ``d``) into the marker call ``__grad__(x)``."""
+    if isinstance(expr, ir.Subscript) and expr.value == ir.Name("d"):
+        return ir.Call(GRAD, (expr.index,))
+    return ir.map_children(expr, _grad_markers)
+
+
+def _rule_body(rf: _RuleFile, statements, params: set, differentiable: set) -> tuple:
+    body = []
+    for stmt in statements:
+        if isinstance(stmt, cst.If):
+            orelse = ()
+            if isinstance(stmt.orelse, cst.If):  # elif
+                orelse = _rule_body(rf, [stmt.orelse], params, differentiable)
+            elif stmt.orelse is not None:
+                orelse = _rule_body(rf, stmt.orelse.body.body, params, differentiable)
+            body.append(TIf(rf.lower(stmt.test),
+                            _rule_body(rf, stmt.body.body, params, differentiable), orelse))
+            continue
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            raise rf.error(stmt, "a rule body holds assignments and static `if`s only")
+        small = stmt.body[0]
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            call = small.value
+            if dotted_name(call.func) == "unsupported":
+                body.append(TUnsupported(call.args[0].value.evaluated_value))
+                continue
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.SimpleString):
+            continue  # a docstring
+        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+            raise rf.error(stmt, "a rule body holds assignments and static `if`s only")
+        target = rf.lower(small.targets[0].target)
+        value = rf.lower(small.value)
+        if isinstance(target, ir.Call) and target.func == GRAD:
+            param = target.args[0]
+            if not isinstance(param, ir.Name) or param.id not in params:
+                raise rf.error(small, "d[...] must name a parameter of the rule")
+            differentiable.add(param.id)
+            body.append(TGrad(param.id, value))
+        elif isinstance(target, ir.Name):
+            body.append(TAssign(target.id, value))
+        else:
+            raise rf.error(small, "assign to d[param] or to a local name")
+    return tuple(body)
+
+
+def _load_rules(rf: _RuleFile, rules: dict, nondiff: set) -> None:
+    for stmt in rf.module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
+                        and dotted_name(small.value.func) == "nondifferentiable"):
+                    nondiff.update(rf.primitive_names(small.value))
+            continue
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        decorators = [dec.decorator for dec in stmt.decorators
+                      if isinstance(dec.decorator, cst.Call)
+                      and dotted_name(dec.decorator.func) == "adjoint"]
+        if not decorators:
+            continue
+        primitives = rf.primitive_names(decorators[0])
+        names = [p.name.value for p in stmt.params.params]
+        if len(names) < 2:
+            raise rf.error(stmt, "a rule takes the result, then the primitive's parameters")
+        defaults = {p.name.value: rf.lower(p.default)
+                    for p in stmt.params.params if p.default is not None}
+        differentiable: set = set()
+        body = _rule_body(rf, stmt.body.body, set(names[1:]), differentiable)
+        line = rf.positions[stmt].start.line
+        rule = Rule(
+            name=stmt.name.value,
+            primitives=primitives,
+            result=names[0],
+            params=tuple(names[1:]),
+            defaults=MappingProxyType(defaults),
+            body=body,
+            differentiable=frozenset(differentiable),
+            where=f"{rf.path.name}:{line}",
+        )
+        for primitive in primitives:
+            rules[primitive] = rule
+
+
+def _load_helpers(rf: _RuleFile) -> dict:
+    functions = [s for s in rf.module.body if isinstance(s, cst.FunctionDef)]
+    names = {f.name.value for f in functions}
+    helpers = {}
+    for func in functions:
+        source = rf.module.code_for_node(func).strip() + "\n"
+        used = {n.value for n in _names(func)} & names - {func.name.value}
+        helpers[func.name.value] = Helper(func.name.value, source, frozenset(used))
+    return helpers
+
+
+def _names(node):
+    found = []
+
+    class Collector(cst.CSTVisitor):
+        def visit_Name(self, n):
+            found.append(n)
+
+    node.visit(Collector())
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def load_registry(extra: tuple = ()) -> Registry:
+    """The registry of the bundled rules, plus rule files ``extra`` (paths)."""
+    folder = templates_dir()
+    rules: dict = {}
+    nondiff: set = set()
+    for path in [folder / "numpy_rules.py", *map(Path, extra)]:
+        _load_rules(_RuleFile(path), rules, nondiff)
+    helpers = _load_helpers(_RuleFile(folder / "helpers.py"))
+    return Registry(MappingProxyType(rules), frozenset(nondiff), MappingProxyType(helpers))

@@ -1,0 +1,1 @@
+"""gradgen's gradient rules, one short entry per primitive (see README.md)."""

@@ -1,0 +1,40 @@
+"""Names the rule files use, so that they import and lint as ordinary Python.
+
+gradgen never executes the rule files: it reads their source.  These
+definitions only give linters and readers something to resolve.
+"""
+
+import operator  # noqa: F401  (rule files refer to operator.add etc.)
+
+from .helpers import (  # noqa: F401
+    matmul_grad_a,
+    matmul_grad_b,
+    unbroadcast,
+    unindex,
+    unreduce,
+)
+
+
+class _Gradients(dict):
+    """``d[x]``: the gradient of the value ``x`` (of the function's output)."""
+
+
+d = _Gradients()
+
+
+def adjoint(*primitives):
+    """Mark a function as the reverse-mode rule of one or more primitives."""
+
+    def register(rule):
+        return rule
+
+    return register
+
+
+def nondifferentiable(*primitives):
+    """Declare primitives whose outputs carry no gradient (shapes, masks...)."""
+
+
+def unsupported(message):
+    """In a rule, refuse a static case (e.g. an ``ord=``) with this message."""
+    raise NotImplementedError(message)

@@ -1,0 +1,62 @@
+"""Run-time helpers that gradient rules may call.
+
+A helper is emitted verbatim into a generated module only when the
+simplifier cannot replace every call of it by plain NumPy (which it does
+whenever shapes prove the helper an identity, or make the reduction it
+performs explicit).  Each helper therefore imports nothing but NumPy and
+reads as ordinary code.
+"""
+
+import numpy as np
+
+
+def unbroadcast(g, x):
+    """Sum ``g`` over the axes along which ``x`` was broadcast, to ``x``'s shape."""
+    shape = np.shape(x)
+    while np.ndim(g) > len(shape):
+        g = np.sum(g, axis=0)
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    return g
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Broadcast the gradient ``g`` of a reduction of ``x`` back to ``x``'s shape."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return g * np.ones_like(x)
+
+
+def unindex(g, x, index):
+    """The gradient of ``x[index]``: ``g`` added into zeros shaped like ``x``."""
+    out = np.zeros(np.shape(x), dtype=np.result_type(g, x))
+    np.add.at(out, index, g)
+    return out
+
+
+def _as_matrices(a, b):
+    """``a`` and ``b`` as matmul sees them: 1-D operands get a unit axis."""
+    a2 = np.reshape(a, (1, -1)) if np.ndim(a) == 1 else a
+    b2 = np.reshape(b, (-1, 1)) if np.ndim(b) == 1 else b
+    return a2, b2
+
+
+def _matmul_result_2d(g, a2, b2):
+    """``g`` with the unit axes that matmul dropped for 1-D operands restored."""
+    batch = np.broadcast_shapes(np.shape(a2)[:-2], np.shape(b2)[:-2])
+    return np.reshape(g, batch + (np.shape(a2)[-2], np.shape(b2)[-1]))
+
+
+def matmul_grad_a(g, a, b):
+    """The gradient of ``a @ b`` with respect to ``a``."""
+    a2, b2 = _as_matrices(a, b)
+    ga = _matmul_result_2d(g, a2, b2) @ np.swapaxes(b2, -1, -2)
+    return np.reshape(unbroadcast(ga, a2), np.shape(a))
+
+
+def matmul_grad_b(g, a, b):
+    """The gradient of ``a @ b`` with respect to ``b``."""
+    a2, b2 = _as_matrices(a, b)
+    gb = np.swapaxes(a2, -1, -2) @ _matmul_result_2d(g, a2, b2)
+    return np.reshape(unbroadcast(gb, b2), np.shape(b))
