@@ -73,7 +73,7 @@ def _function_source(func) -> tuple[str, str, str, int]:
         ) from None
     imports = _numpy_imports(func)
     text = "\n".join(imports) + "\n" + textwrap.dedent("".join(lines))
-    return text, _display_path(filename), name, first - 2 - len(imports)
+    return text, _display_path(filename), name, first - 1 - len(imports)
 
 
 def _display_path(filename: str) -> str:
