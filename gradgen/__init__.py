@@ -8,6 +8,7 @@ this package's doors onto it are the Python API below, the ``gradgen`` CLI
 __version__ = "0.1.0"
 
 from gradgen.api import compile_module, grad, grad_from_source, source, source_from_text
+from gradgen.decorator import differentiable
 from gradgen.errors import (
     GradgenError,
     NonDifferentiableError,
@@ -30,6 +31,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "compile_module",
+    "differentiable",
     "grad",
     "grad_from_source",
     "source",

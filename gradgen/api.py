@@ -12,9 +12,9 @@ never loads it.
 from __future__ import annotations
 
 import inspect
+import os
 import textwrap
 import types
-from pathlib import Path
 
 from gradgen.errors import SourceNotFoundError
 from gradgen.options import Options
@@ -78,12 +78,15 @@ def _function_source(func) -> tuple[str, str, str, int]:
 
 def _display_path(filename: str) -> str:
     """The file name as generated headers show it: relative to the working
-    directory when inside it, else the bare name (never machine-specific)."""
-    path = Path(filename)
+    directory when inside it, else the bare name (never machine-specific).
+    os.path rather than pathlib: this runs on every warm decorated import."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        rel = os.path.relpath(os.path.realpath(filename), os.path.realpath(os.getcwd()))
     except (ValueError, OSError):
-        return path.name
+        return os.path.basename(os.path.normpath(filename))
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return os.path.basename(os.path.normpath(filename))
+    return rel.replace(os.sep, "/")
 
 
 def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None) -> str:

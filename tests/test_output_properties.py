@@ -76,10 +76,10 @@ def test_header_names_source_function_wrt_and_version():
     import examples.cosine as c
 
     text = gradgen.source(c.cosine_similarity, wrt=("x", "y"))
-    header = text.splitlines()[:2]
+    header = text.splitlines()[:3]
     assert f"gradgen {gradgen.__version__}" in header[0]
     assert "examples/cosine.py" in header[0]
-    assert "cosine_similarity (wrt x, y)" in header[1]
+    assert "#   cosine_similarity (wrt x, y)" in header[2]
     assert "20" not in header[0]  # no timestamp: same bytes every day
 
 

@@ -1,0 +1,1057 @@
+"""The ``gradgen`` command line (also ``python -m gradgen``).
+
+Commands::
+
+    gradgen generate [SRC.py::FUNC ...] [--wrt a,b] [-o DIR] [--no-simplify] [--quiet]
+    gradgen check    [SRC.py::FUNC ...] [same options]   # exit 1 if anything is stale
+    gradgen diff     [SRC.py::FUNC ...] [same options]   # print the diffs, exit 0
+    gradgen show     SRC.py::FUNC [...] [--wrt a,b] [--no-simplify]
+    gradgen verify   SRC.py::FUNC --against MINE.py::GRAD [--wrt ..] [--shape x=3,4]
+    gradgen cache clear
+
+**Targets and output files.**  A target is ``SRC.py::FUNC``, a top-level
+function of a Python file.  ``generate`` groups targets by source file and
+writes one standalone module per source file, ``DIR/<stem>_grad.py`` (the
+gradient of ``examples/cosine.py::L2_norm`` goes to
+``generated/cosine_grad.py`` as ``grad_L2_norm``); the functions of one file
+appear in the order the targets are given.  Two source files with the same
+stem cannot share an output folder.  Everything is generated in memory first:
+if any target fails, nothing is written.  Files are written atomically (see
+:mod:`gradgen.fileio`) and only when their content changes.
+
+**Configuration.**  Without targets on the command line, the targets and
+defaults come from ``[tool.gradgen]`` in the nearest ``pyproject.toml`` (see
+:mod:`gradgen.config` for the search and the schema); with targets, the
+table's defaults (``output``, ``wrt``, ``simplify``, ``preserve_result``)
+still apply but its ``targets`` are ignored.  Command-line flags override the
+table.  Paths on the command line are relative to the current directory;
+paths in the table, and the default output folder ``generated``, are relative
+to the project root (the pyproject's folder, or, without a ``[tool.gradgen]``
+table, the nearest folder holding ``pyproject.toml``, ``.git`` or ``.hg``).
+
+**Regenerate commands.**  Each generated module quotes the command that
+regenerates it: ``gradgen generate`` for modules made from the table, and
+``gradgen generate SRC.py::FUNC ...`` with the module's own targets
+otherwise.  Paths in it are relative to the project root (never absolute),
+and it carries exactly the flags whose values differ from what the bare
+command would use there, so the same request gives the same bytes however it
+was spelled and wherever it runs.  ``check`` and ``diff`` compare with the
+files on disk (line-end style aside) and print unified diffs (``a/`` is the
+file on disk, ``b/`` the regenerated text; paths relative to the root) and
+the command that fixes them.
+
+**Left-over modules.**  With targets from the table, a ``*_grad.py`` in the
+output folder whose header says it was made by the very same command
+(``# Regenerate with: gradgen generate``) but that no target produces any
+more (its target was removed from the table) is stale: ``check`` reports it
+and ``generate`` deletes it.  Files without that header line, or made by
+another command, are never touched.
+
+**verify** calls a hand-written gradient with the calling convention of the
+generated one (the function's parameters, returning one gradient or a tuple
+in ``wrt`` order; a trailing output seed is passed only when the function
+requires it) and compares it with the generated gradient on random float64
+inputs: standard normal, or uniform on [0.5, 2) with ``--positive``, of the
+shapes given by ``--shape NAME=3,4`` (``NAME=`` for a scalar) and ``(3,)``
+for every parameter without one, from ``--seed`` (default 0).  It passes
+when ``|yours - generated| <= atol + rtol * |generated|`` everywhere
+(defaults ``rtol=1e-7``, ``atol=1e-9``).
+
+**Exit codes.**  0: success.  1: ``check`` found stale, missing or
+hand-edited modules, or ``verify`` found a mismatch.  2: bad usage or input
+(a located ``file.py:LINE:COL: message`` on stderr, never a traceback).
+3: an internal error, that is a bug in gradgen (reported with a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import difflib
+import importlib.util
+import inspect
+import os
+import shlex
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from gradgen import __version__
+from gradgen.config import (
+    Config,
+    ConfigError,
+    format_wrt,
+    load_config,
+    parse_target,
+    parse_wrt,
+)
+from gradgen.errors import GradgenError, Location, UsageError
+from gradgen.fileio import normalize_newlines, read_text, write_if_changed
+
+PROG = "gradgen"
+OUTPUT_SUFFIX = "_grad.py"
+REGENERATE_PREFIX = "# Regenerate with: "  # the header line gradgen.emit writes
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DEFAULT_SHAPE = (3,)
+DEFAULT_RTOL = 1e-7
+DEFAULT_ATOL = 1e-9
+
+
+# --------------------------------------------------------------------------
+# Plans: what to generate, where, and with which regenerate command.
+
+
+@dataclass
+class Target:
+    """One function to differentiate, with its resolved options."""
+
+    function: str
+    options: Any  # gradgen.options.Options
+    spec: str  # as the user wrote it
+    location: Location | None = None  # where it was written (pyproject), if anywhere
+
+
+@dataclass
+class Module:
+    """One source file and the generated module made from it."""
+
+    source: Path  # absolute
+    source_rel: str  # relative to the root, POSIX separators
+    output: Path  # absolute
+    targets: list[Target] = field(default_factory=list)
+    command: str = ""
+
+
+@dataclass
+class Plan:
+    root: Path
+    config: Config
+    modules: list[Module]
+    from_config: bool
+
+
+def _rel(path: Path, base: Path) -> str:
+    """``path`` relative to ``base``, with ``/`` separators."""
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows: nothing better exists
+        return Path(path).as_posix()
+    return Path(rel).as_posix()
+
+
+def _display(path: Path) -> str:
+    """How to show ``path`` to the user: relative to the current directory."""
+    return _rel(path, Path.cwd())
+
+
+def _abspath(path: str | Path, base: Path) -> Path:
+    return Path(os.path.normpath(os.path.join(base, path)))
+
+
+def _options(wrt, simplify, preserve_result, shapes=None):
+    from gradgen.options import Options
+
+    return Options.make(
+        wrt=wrt, preserve_result=preserve_result, simplify=simplify, shapes=shapes
+    )
+
+
+def _load_config(args) -> Config:
+    pyproject = Path(args.config) if getattr(args, "config", None) else None
+    return load_config(Path.cwd(), pyproject=pyproject)
+
+
+def _config_flag(config: Config) -> list[str]:
+    """``--config FILE`` when the bare command would not find the same file."""
+    if config.pyproject is not None and config.pyproject.name != "pyproject.toml":
+        return ["--config", _rel(config.pyproject, config.root)]
+    return []
+
+
+def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
+    """Resolve targets, options, output files and regenerate commands."""
+    config = _load_config(args)
+    root = config.root
+    cwd = Path.cwd()
+    if args.output is not None:
+        outdir = _abspath(args.output, cwd)
+    else:
+        outdir = _abspath(config.output, root)
+    default_outdir = _abspath(config.output, root)
+
+    specs: list[tuple[Path, str, Any, str, Location | None]] = []
+    from_config = not args.targets
+    if args.targets:
+        wrt = args.wrt if args.wrt is not None else config.wrt
+        simplify = args.simplify if args.simplify is not None else config.simplify
+        preserve = (
+            args.preserve_result
+            if args.preserve_result is not None
+            else config.preserve_result
+        )
+        for spec in args.targets:
+            path, function = parse_target(spec)
+            options = _options(wrt, simplify, preserve)
+            specs.append((_abspath(path, cwd), function, options, spec, None))
+        flags = []
+        if tuple(wrt) != tuple(config.wrt):
+            flags += ["--wrt", format_wrt(tuple(wrt))]
+        if simplify != config.simplify:
+            flags.append("--simplify" if simplify else "--no-simplify")
+        if preserve != config.preserve_result:
+            flags.append("--preserve-result" if preserve else "--no-preserve-result")
+    else:
+        if not allow_config_targets or not config.targets:
+            where = (
+                f"{_display(config.pyproject)} has no targets in [tool.gradgen]"
+                if config.pyproject is not None and config.has_table
+                else "no [tool.gradgen] table was found in a pyproject.toml here or above"
+            )
+            raise UsageError(
+                f"no targets: give SRC.py::FUNC on the command line ({where})",
+                hint='or add [tool.gradgen] targets = ["src.py::func"] to pyproject.toml',
+            )
+        changed = {"wrt": False, "simplify": False, "preserve_result": False}
+        for t in config.targets:
+            base = {
+                "wrt": t.wrt if t.wrt is not None else config.wrt,
+                "simplify": t.simplify if t.simplify is not None else config.simplify,
+                "preserve_result": (
+                    t.preserve_result
+                    if t.preserve_result is not None
+                    else config.preserve_result
+                ),
+            }
+            base["wrt"] = tuple(base["wrt"])
+            value = dict(base)
+            for key in value:
+                flag = getattr(args, key)
+                if flag is not None:
+                    value[key] = tuple(flag) if key == "wrt" else flag
+                    changed[key] = changed[key] or value[key] != base[key]
+            options = _options(
+                value["wrt"],
+                value["simplify"],
+                value["preserve_result"],
+                dict(t.shapes) if t.shapes else None,
+            )
+            specs.append(
+                (_abspath(t.path, root), t.function, options, t.spec, t.location)
+            )
+        flags = []
+        if changed["wrt"]:
+            flags += ["--wrt", format_wrt(tuple(args.wrt))]
+        if changed["simplify"]:
+            flags.append("--simplify" if args.simplify else "--no-simplify")
+        if changed["preserve_result"]:
+            flags.append(
+                "--preserve-result" if args.preserve_result else "--no-preserve-result"
+            )
+    out_flags = [] if outdir == default_outdir else ["-o", _rel(outdir, root)]
+
+    modules: dict[str, Module] = {}
+    outputs: dict[Path, Module] = {}
+    for source, function, options, spec, location in specs:
+        key = os.path.normcase(str(source))
+        module = modules.get(key)
+        if module is None:
+            output = outdir / (source.stem + OUTPUT_SUFFIX)
+            other = outputs.get(output)
+            if other is not None:
+                raise UsageError(
+                    f"{_display(source)} and {_display(other.source)} would both be "
+                    f"generated into {_display(output)}",
+                    location,
+                    hint="source files with the same name need separate runs with "
+                    "different -o folders",
+                )
+            module = Module(source, _rel(source, root), output)
+            modules[key] = module
+            outputs[output] = module
+        if any(t.function == function for t in module.targets):
+            raise UsageError(f"target {spec!r} is given twice", location)
+        module.targets.append(Target(function, options, spec, location))
+
+    for module in modules.values():
+        parts = ["gradgen", "generate"]
+        if not from_config:
+            parts += [f"{module.source_rel}::{t.function}" for t in module.targets]
+        parts += _config_flag(config) + flags + out_flags
+        module.command = shlex.join(parts)
+    return Plan(root, config, list(modules.values()), from_config)
+
+
+def fix_command(plan: Plan, command: str) -> str:
+    """``command`` as typed from the current directory (it runs from the root)."""
+    if Path.cwd() == plan.root:
+        return command
+    return f"cd {shlex.quote(_display(plan.root))} && {command}"
+
+
+# --------------------------------------------------------------------------
+# Sources and generation.
+
+
+def read_source(path: Path, location: Location | None = None) -> str:
+    """The UTF-8 text of a source file, or a located UsageError."""
+    display = _display(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{display}: no such file", location) from None
+    except IsADirectoryError:
+        raise UsageError(
+            f"{display} is a folder, not a Python file", location
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {display}: {exc.strerror or exc}", location
+        ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
+        raise UsageError(
+            "the file is not valid UTF-8",
+            Location(display, line, col),
+            hint="save it as UTF-8",
+        ) from None
+
+
+def check_syntax(text: str, display: str) -> ast.Module:
+    """Parse ``text``; a SyntaxError becomes a located UsageError."""
+    try:
+        return ast.parse(text, filename=display)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        lines = text.splitlines()
+        source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+        col = max((exc.offset or 1) - 1, 0)
+        raise UsageError(
+            f"syntax error: {exc.msg}", Location(display, line, col, source_line)
+        ) from None
+
+
+def _relocate(err: GradgenError, filename: str, display: str) -> GradgenError:
+    """Show locations in ``filename`` (as given to the core) as ``display``."""
+    if err.location is not None and err.location.filename == filename != display:
+        err.location = dataclasses.replace(err.location, filename=display)
+    return err
+
+
+def generate_text(module: Module, command: str | None) -> str:
+    """The generated module text for ``module`` (GradgenError on bad input)."""
+    from gradgen import driver
+
+    first = module.targets[0]
+    text = read_source(module.source, first.location)
+    display = _display(module.source)
+    tree = check_syntax(text, display)
+    for target in module.targets:
+        _function_def(tree, target.function, display, target.location)
+    requests = [(t.function, t.options) for t in module.targets]
+    try:
+        return driver.generate_module(
+            text, requests, filename=module.source_rel, command=command
+        )
+    except GradgenError as err:
+        raise _relocate(err, module.source_rel, display) from None
+
+
+def generate_all(plan: Plan) -> list[tuple[Module, str]]:
+    """Generate every module in memory; report all errors, then raise."""
+    results, errors = [], []
+    for module in plan.modules:
+        try:
+            results.append((module, generate_text(module, module.command)))
+        except GradgenError as err:
+            errors.append(err)
+    if errors:
+        raise _Errors(errors)
+    return results
+
+
+class _Errors(Exception):
+    """Several input errors, reported together."""
+
+    def __init__(self, errors: list[GradgenError]):
+        super().__init__("\n".join(e.format() for e in errors))
+        self.errors = errors
+
+
+# --------------------------------------------------------------------------
+# Output helpers.
+
+
+def _err(*lines: str) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def unified_diff(old: str | None, new: str | None, rel: str) -> str:
+    """A ``git apply``-able unified diff; None is a missing (or deleted) file."""
+    out = []
+    for line in difflib.unified_diff(
+        [] if old is None else old.splitlines(keepends=True),
+        [] if new is None else new.splitlines(keepends=True),
+        fromfile="/dev/null" if old is None else f"a/{rel}",
+        tofile="/dev/null" if new is None else f"b/{rel}",
+    ):
+        out.append(line)
+        if not line.endswith("\n"):
+            out.append("\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------
+# Orphans: modules the table once produced and no target produces any more.
+
+
+def regenerate_command(path: Path) -> str | None:
+    """The ``# Regenerate with:`` command in a generated module's header, if any."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:  # the leading comment block only
+                if not line.startswith("#"):
+                    break
+                if line.startswith(REGENERATE_PREFIX):
+                    return line[len(REGENERATE_PREFIX) :].strip()
+    except OSError:
+        return None
+    return None
+
+
+def find_orphans(plan: Plan) -> list[Path]:
+    """``*_grad.py`` files in the output folder that say they come from the
+    table's command (the exact one this run stands for) and that no target of
+    the table produces: modules of targets since removed.  Files made by other
+    commands, or by hand, are never orphans.  Only when targets come from the
+    table, which then lists every target of the project.
+    """
+    if not plan.from_config or not plan.modules:
+        return []
+    command = plan.modules[0].command
+    produced = {m.output for m in plan.modules}
+    orphans = []
+    for folder in sorted({m.output.parent for m in plan.modules}):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*" + OUTPUT_SUFFIX)):
+            if path not in produced and regenerate_command(path) == command:
+                orphans.append(path)
+    return orphans
+
+
+@dataclass
+class Change:
+    """A generated file that differs from what the plan makes of it."""
+
+    path: Path
+    on_disk: str | None  # None: missing
+    new: str | None  # None: an orphan, to delete
+    command: str
+
+
+def compare(plan: Plan, results: list[tuple[Module, str]]) -> list[Change]:
+    """The modules (and orphans) that are not up to date, in plan order."""
+    changes = []
+    for module, text in results:
+        try:
+            on_disk = read_text(module.output)
+        except OSError as exc:
+            raise UsageError(f"cannot read {_display(module.output)}: {exc}") from None
+        if on_disk != normalize_newlines(text):
+            changes.append(Change(module.output, on_disk, text, module.command))
+    for path in find_orphans(plan):
+        changes.append(Change(path, read_text(path), None, plan.modules[0].command))
+    return changes
+
+
+# --------------------------------------------------------------------------
+# Commands.
+
+
+def cmd_generate(args) -> int:
+    plan = make_plan(args)
+    results = generate_all(plan)
+    unchanged = 0
+    for module, text in results:
+        if write_if_changed(module.output, text):
+            if not args.quiet:
+                count = _plural(len(module.targets), "function")
+                _err(f"wrote {_display(module.output)} ({count})")
+        else:
+            unchanged += 1
+    for path in find_orphans(plan):
+        path.unlink()
+        if not args.quiet:
+            _err(f"removed {_display(path)} (no target in the table produces it)")
+    if unchanged and not args.quiet:
+        are = "is" if unchanged == 1 else "are"
+        _err(f"gradgen: {_plural(unchanged, 'generated module')} {are} unchanged")
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    plan = make_plan(args)
+    changes = compare(plan, generate_all(plan))
+    total = len(plan.modules)
+    if not changes:
+        if not args.quiet:
+            are = "is" if total == 1 else "are"
+            _err(f"gradgen: {_plural(total, 'generated module')} {are} up to date")
+        return EXIT_OK
+    commands = []
+    for change in changes:
+        sys.stdout.write(
+            unified_diff(change.on_disk, change.new, _rel(change.path, plan.root))
+        )
+        sys.stdout.flush()
+        if change.new is None:
+            what = "left over: no target in [tool.gradgen] produces it any more"
+        elif change.on_disk is None:
+            what = "missing"
+        else:
+            what = "stale (or edited by hand)"
+        _err(f"gradgen: {_display(change.path)} is {what}")
+        if change.command not in commands:
+            commands.append(change.command)
+    are = "is" if len(changes) == 1 else "are"
+    _err(
+        f"gradgen: {_plural(len(changes), 'generated module')} {are} not up to date; "
+        "to fix, run:"
+    )
+    for command in commands:
+        _err(f"    {fix_command(plan, command)}")
+    return EXIT_FAILED
+
+
+def cmd_diff(args) -> int:
+    plan = make_plan(args)
+    for change in compare(plan, generate_all(plan)):
+        sys.stdout.write(
+            unified_diff(change.on_disk, change.new, _rel(change.path, plan.root))
+        )
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    plan = make_plan(args, allow_config_targets=False)
+    if len(plan.modules) != 1:
+        raise UsageError(
+            "show prints one module: give targets from a single source file",
+            hint="use `gradgen generate` for several source files",
+        )
+    ((module, text),) = generate_all(plan)
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_cache_clear(args) -> int:
+    try:
+        from gradgen import cache
+    except ImportError:
+        raise UsageError("this gradgen has no gradient cache") from None
+    removed = cache.clear()
+    if not args.quiet:
+        print(
+            f"removed {_plural(removed, 'cached gradient module')} "
+            f"from {cache.cache_dir()}"
+        )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# verify
+
+
+def _function_def(
+    tree: ast.Module, name: str, display: str, location: Location | None = None
+) -> ast.FunctionDef:
+    """The top-level ``def name`` of a parsed file, or a UsageError at ``location``."""
+    for node in tree.body:
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.name == name
+        ):
+            return node
+    names = [
+        n.name
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = (
+        f"did you mean {close[0]!r}?"
+        if close
+        else (
+            "top-level functions here: " + ", ".join(names)
+            if names
+            else "it defines no functions"
+        )
+    )
+    raise UsageError(
+        f"{display} has no top-level function {name!r}", location, hint=hint
+    )
+
+
+def _parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    name, sep, dims = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write NAME=3,4 (or NAME= for a scalar)"
+        )
+    dims = dims.strip().strip("()").strip()
+    if dims.lower() in ("", "scalar"):
+        return name, ()
+    try:
+        shape = tuple(int(d) for d in dims.split(",") if d.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: dimensions must be integers"
+        ) from None
+    if any(d < 0 for d in shape):
+        raise argparse.ArgumentTypeError(f"{text!r}: dimensions must be >= 0")
+    return name, shape
+
+
+def _user_code_error(exc: BaseException, path: Path, what: str) -> UsageError:
+    """An exception raised by the user's code, located at its deepest frame in ``path``."""
+    location = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename and os.path.abspath(frame.filename) == str(path):
+            location = Location(_display(path), frame.lineno or 1, 0, frame.line or "")
+    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return UsageError(f"{what} raised {message}", location)
+
+
+def _load_function(spec: str) -> tuple[Callable, Path]:
+    path_text, function = parse_target(spec)
+    path = _abspath(path_text, Path.cwd())
+    display = _display(path)
+    text = read_source(path)
+    check_syntax(text, display)
+    name = "_gradgen_verify_" + "".join(c if c.isalnum() else "_" for c in path.stem)
+    spec_obj = importlib.util.spec_from_file_location(name, path)
+    if spec_obj is None or spec_obj.loader is None:
+        raise UsageError(f"cannot import {display}")
+    module = importlib.util.module_from_spec(spec_obj)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec_obj.loader.exec_module(module)
+    except Exception as exc:
+        raise _user_code_error(exc, path, f"importing {display}") from None
+    finally:
+        try:
+            sys.path.remove(str(path.parent))
+        except ValueError:
+            pass
+    func = getattr(module, function, None)
+    if not callable(func):
+        raise UsageError(f"{display} has no function {function!r}")
+    return func, path
+
+
+def _call(func: Callable, args: list, seed: float, what: str, path: Path | None):
+    """Call ``func(*args)``, or ``func(*args, seed)`` if it requires the seed."""
+    call_args = args
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(*args)
+        except TypeError:
+            try:
+                signature.bind(*args, seed)
+                call_args = [*args, seed]
+            except TypeError:
+                raise UsageError(
+                    f"{what} takes neither the function's {len(args)} arguments "
+                    f"nor those and an output seed: {what}{signature}"
+                ) from None
+    try:
+        return func(*call_args)
+    except Exception as exc:
+        if path is None:  # generated code: the inputs do not suit the function
+            message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            raise UsageError(
+                f"{what} raised {message}",
+                hint="give inputs the function accepts with --shape NAME=3,4 "
+                "(or --positive)",
+            ) from None
+        raise _user_code_error(exc, path, what) from None
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> str:
+    if not shape:
+        return ""
+    import numpy as np
+
+    return " at [" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]"
+
+
+def cmd_verify(args) -> int:
+    import numpy as np
+
+    from gradgen import api, driver
+
+    config = _load_config(args)
+    root = config.root
+    path_text, function = parse_target(args.target)
+    source = _abspath(path_text, Path.cwd())
+    display = _display(source)
+    text = read_source(source)
+    tree = check_syntax(text, display)
+    node = _function_def(tree, function, display)
+    if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
+        raise UsageError(
+            f"verify needs {function}() to take positional parameters only",
+            Location(
+                display,
+                node.lineno,
+                node.col_offset,
+                text.splitlines()[node.lineno - 1],
+            ),
+        )
+    params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    wrt = tuple(args.wrt) if args.wrt is not None else config.wrt
+    simplify = args.simplify if args.simplify is not None else config.simplify
+    names = []
+    for item in wrt:
+        if isinstance(item, int):
+            if item >= len(params):
+                raise UsageError(
+                    f"--wrt {item}: {function}() has only {_plural(len(params), 'parameter')}"
+                )
+            names.append(params[item])
+        elif item not in params:
+            raise UsageError(
+                f"--wrt {item}: {function}() has no parameter {item!r}",
+                hint="its parameters: " + ", ".join(params),
+            )
+        else:
+            names.append(item)
+
+    shapes = dict(args.shape or ())
+    for name in shapes:
+        if name not in params:
+            raise UsageError(
+                f"--shape {name}=...: {function}() has no parameter {name!r}",
+                hint="its parameters: " + ", ".join(params),
+            )
+
+    options = _options(wrt, simplify, False)
+    try:
+        module_text = driver.generate_module(
+            text, [(function, options)], filename=_rel(source, root), command=None
+        )
+    except GradgenError as err:
+        raise _relocate(err, _rel(source, root), display) from None
+    generated = api.compile_module(module_text)[driver.gradient_name(function)]
+    mine, mine_path = _load_function(args.against)
+
+    rng = np.random.default_rng(args.seed)
+    inputs = []
+    for name in params:
+        shape = shapes.get(name, DEFAULT_SHAPE)
+        if args.positive:
+            value = rng.uniform(0.5, 2.0, size=shape)
+        else:
+            value = rng.standard_normal(size=shape)
+        inputs.append(float(value) if shape == () else value)
+
+    def fresh():
+        return [v.copy() if isinstance(v, np.ndarray) else v for v in inputs]
+
+    ours = _call(generated, fresh(), 1.0, f"the generated grad_{function}", None)
+    theirs = _call(mine, fresh(), 1.0, args.against, mine_path)
+    if len(wrt) == 1:
+        ours = (ours,)
+        if not (isinstance(theirs, (tuple, list)) and len(theirs) == 1):
+            theirs = (theirs,)
+    elif not isinstance(theirs, (tuple, list)) or len(theirs) != len(wrt):
+        got = (
+            f"a {type(theirs).__name__} of {len(theirs)}"
+            if isinstance(theirs, (tuple, list))
+            else f"one {type(theirs).__name__}"
+        )
+        _err(
+            f"gradgen: MISMATCH: {args.against} returned {got}; expected a tuple of "
+            f"{len(wrt)} gradients, for {', '.join(names)} in that order"
+        )
+        return EXIT_FAILED
+
+    ok = True
+    report: list[str] = []
+    report.append(
+        f"verify {args.against} against the generated gradient of {args.target} "
+        f"(seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g})"
+    )
+    for name, yours, gen in zip(names, theirs, ours):
+        gen_arr = np.asarray(gen, dtype=np.float64)
+        try:
+            yours_arr = np.asarray(yours, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            report.append(
+                f"  d/d{name}: MISMATCH: {type(yours).__name__} is not real ({exc})"
+            )
+            ok = False
+            continue
+        if yours_arr.shape != gen_arr.shape:
+            report.append(
+                f"  d/d{name}: MISMATCH: shape {yours_arr.shape}, but the generated "
+                f"gradient has shape {gen_arr.shape}"
+            )
+            ok = False
+            continue
+        if not np.all(np.isfinite(gen_arr)):
+            report.append(
+                f"  d/d{name}: the generated gradient is not finite at these inputs "
+                "(outside the function's domain? try --positive or other --shape)"
+            )
+            ok = False
+            continue
+        if yours_arr.size == 0:
+            report.append(f"  d/d{name}: empty, nothing to compare")
+            continue
+        diff = np.abs(yours_arr - gen_arr)
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        scale = np.abs(gen_arr)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(diff == 0, 0.0, diff / scale)
+        worst_abs = int(np.argmax(diff))
+        worst_rel = int(np.argmax(rel))
+        good = bool(np.all(diff <= args.atol + args.rtol * scale))
+        ok &= good
+        flat_y, flat_g = yours_arr.ravel(), gen_arr.ravel()
+        max_abs, max_rel = float(diff.ravel()[worst_abs]), float(rel.ravel()[worst_rel])
+        line = (
+            f"  d/d{name}: max abs error {max_abs:.3g}"
+            f"{_index(worst_abs, gen_arr.shape) if max_abs else ''}, "
+            f"max rel error {max_rel:.3g}"
+            f"{_index(worst_rel, gen_arr.shape) if max_rel else ''}"
+        )
+        if good:
+            report.append(line + ": ok")
+        else:
+            report.append(
+                line + f": MISMATCH (yours {float(flat_y[worst_abs])!r}, generated "
+                f"{float(flat_g[worst_abs])!r}{_index(worst_abs, gen_arr.shape)})"
+            )
+    if not (ok and args.quiet):
+        print("\n".join(report))
+    if ok:
+        if not args.quiet:
+            _err(f"gradgen: {args.against} agrees with the generated gradient")
+        return EXIT_OK
+    _err(f"gradgen: MISMATCH: {args.against} differs from the generated gradient")
+    return EXIT_FAILED
+
+
+# --------------------------------------------------------------------------
+# Argument parsing.
+
+
+def _wrt_type(text: str):
+    try:
+        return parse_wrt(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_options(
+    parser: argparse.ArgumentParser, *, output: bool = True, preserve: bool = True
+) -> None:
+    parser.add_argument(
+        "--wrt",
+        type=_wrt_type,
+        metavar="A,B",
+        help="parameters to differentiate with respect to, by index or name, "
+        "comma-separated (default: [tool.gradgen] wrt, else 0)",
+    )
+    parser.add_argument(
+        "--simplify",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the simplifier (default: on)",
+    )
+    if preserve:
+        parser.add_argument(
+            "--preserve-result",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="gradient functions return (value, gradient) (default: off)",
+        )
+    if output:
+        parser.add_argument(
+            "-o",
+            "--output",
+            metavar="DIR",
+            help="folder for generated modules (default: [tool.gradgen] output, "
+            "else 'generated', relative to the project root)",
+        )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read [tool.gradgen] from FILE instead of the nearest pyproject.toml",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Generate readable, standalone NumPy gradient code from Python "
+        "functions.",
+        epilog="Exit codes: 0 ok, 1 check failed or verify mismatch, 2 usage or "
+        "input error, 3 internal error. Run `gradgen COMMAND --help` for details.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    targets_help = (
+        "SRC.py::FUNC targets (default: targets of [tool.gradgen] in the nearest "
+        "pyproject.toml)"
+    )
+
+    p = commands.add_parser(
+        "generate",
+        help="write gradient modules",
+        description="Write one gradient module per source file, DIR/<stem>_grad.py, "
+        "holding grad_FUNC for each target of that file, in the order given. "
+        "Files are written atomically, and only when their content changes.",
+    )
+    p.add_argument("targets", nargs="*", metavar="SRC.py::FUNC", help=targets_help)
+    _add_options(p)
+    p.set_defaults(handler=cmd_generate)
+
+    p = commands.add_parser(
+        "check",
+        help="fail if generated modules are stale",
+        description="Regenerate in memory and compare with the files on disk: exit 1 "
+        "with a diff and the command that fixes it when any module is stale, missing "
+        "or edited by hand; exit 0 when all are up to date.",
+    )
+    p.add_argument("targets", nargs="*", metavar="SRC.py::FUNC", help=targets_help)
+    _add_options(p)
+    p.set_defaults(handler=cmd_check)
+
+    p = commands.add_parser(
+        "diff",
+        help="print how generated modules would change",
+        description="Print a unified diff for every generated module that is not up "
+        "to date (a/ on disk, b/ regenerated); exit 0.",
+    )
+    p.add_argument("targets", nargs="*", metavar="SRC.py::FUNC", help=targets_help)
+    _add_options(p)
+    p.set_defaults(handler=cmd_diff)
+
+    p = commands.add_parser(
+        "show",
+        help="print a generated module",
+        description="Print the module `gradgen generate` would write for these "
+        "targets (all from one source file) to stdout.",
+    )
+    p.add_argument("targets", nargs="+", metavar="SRC.py::FUNC")
+    _add_options(p, output=False)
+    p.set_defaults(handler=cmd_show, output=None)
+
+    p = commands.add_parser(
+        "verify",
+        help="compare a hand-written gradient with the generated one",
+        description="Call a hand-written gradient (the function's parameters, "
+        "returning one gradient or a tuple in wrt order; a trailing output seed only "
+        "if it requires one) and the generated gradient on the same random float64 "
+        "inputs, and report the largest absolute and relative errors and where they "
+        f"are. Parameters without --shape get shape {DEFAULT_SHAPE}. Exit 0 if "
+        "|yours - generated| <= atol + rtol * |generated| everywhere, 1 if not.",
+    )
+    p.add_argument("target", metavar="SRC.py::FUNC")
+    p.add_argument(
+        "--against",
+        required=True,
+        metavar="MINE.py::GRAD",
+        help="the hand-written gradient",
+    )
+    p.add_argument(
+        "--shape",
+        action="append",
+        type=_parse_shape,
+        metavar="NAME=3,4",
+        help=f"shape of a parameter's random input (repeatable; NAME= for a scalar; "
+        f"default {DEFAULT_SHAPE})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--positive",
+        action="store_true",
+        help="draw inputs uniformly from [0.5, 2) instead of a standard normal",
+    )
+    p.add_argument(
+        "--rtol", type=float, default=DEFAULT_RTOL, help="default %(default)g"
+    )
+    p.add_argument(
+        "--atol", type=float, default=DEFAULT_ATOL, help="default %(default)g"
+    )
+    _add_options(p, output=False, preserve=False)
+    p.set_defaults(handler=cmd_verify)
+
+    p = commands.add_parser("cache", help="manage the decorator's on-disk cache")
+    cache_commands = p.add_subparsers(dest="cache_command", metavar="ACTION")
+    cache_commands.required = True
+    c = cache_commands.add_parser(
+        "clear",
+        help="remove every cached gradient module",
+        description="Remove every cached gradient module of @differentiable.",
+    )
+    c.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    c.set_defaults(handler=cmd_cache_clear)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except GradgenError as err:
+        _err(err.format())
+        return EXIT_USAGE
+    except _Errors as errs:
+        for err in errs.errors:
+            _err(err.format())
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("gradgen: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`gradgen show ... | head`): not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+    except Exception:
+        _err(
+            "gradgen: internal error (a bug in gradgen; please report it with the "
+            "traceback below and the input that caused it)"
+        )
+        traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+__all__ = ["main", "build_parser", "make_plan", "ConfigError"]

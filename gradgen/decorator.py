@@ -1,0 +1,189 @@
+"""``@differentiable``: generate a function's gradient when its module is imported.
+
+::
+
+    import numpy as np
+    from gradgen import differentiable
+
+    @differentiable
+    def f(x):
+        return np.sum(np.sin(x) * x)
+
+    f(x)            # unchanged: the decorator returns f itself
+    f.grad(x)       # the gradient: f's parameters plus a trailing seed (default 1.0)
+    f.grad_source   # the generated module text, as `gradgen` would print it
+
+``@differentiable(wrt=("x", "y"), preserve_result=True)`` takes the options of
+:func:`gradgen.grad`. Generation happens at decoration time, so an error in
+the function (a :class:`~gradgen.errors.GradgenError` with file:line:col)
+surfaces at import, where it points at the decorated code.
+
+Generated text is kept in the on-disk cache of :mod:`gradgen.cache`. A hit
+reads the cached module and nothing else: the generator (and with it libcst
+and black) is imported only on a miss.
+
+The cache key is made from the lines of the file that the function's
+definition spans (decorators included), the NumPy import lines and the file
+name that :func:`gradgen.api._function_source` adds, the options, and
+gradgen's version and code; not from the function's line number, since the
+generated text does not depend on it, so editing code above a function does
+not regenerate it. On Python 3.11+ those lines come from the code object's
+positions, without tokenizing the file; Python 3.10 keys on the exact text
+``inspect`` finds.
+
+Source text is read through :mod:`linecache`, so functions in files and in
+Jupyter/IPython cells (IPython registers each cell in linecache) work;
+lambdas and functions made by ``exec`` of a string or typed at a plain REPL
+have no source and raise :class:`~gradgen.errors.SourceNotFoundError` saying
+what to do instead.
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+import types
+
+from gradgen import cache
+from gradgen.errors import UsageError
+from gradgen.options import Options
+
+__all__ = ["differentiable"]
+
+
+def differentiable(
+    func=None,
+    *,
+    wrt=(0,),
+    preserve_result: bool = False,
+    simplify: bool = True,
+    shapes=None,
+):
+    """Attach ``.grad`` and ``.grad_source`` to ``func`` and return ``func`` itself.
+
+    Use as ``@differentiable`` or ``@differentiable(wrt=..., ...)``; the
+    options are those of :func:`gradgen.grad`.
+    """
+    options = Options.make(wrt, preserve_result, simplify, shapes=shapes)
+
+    def decorate(f):
+        _attach(f, options)
+        return f
+
+    if func is None:
+        return decorate
+    if not callable(func):
+        raise UsageError(
+            f"@differentiable got {type(func).__name__} {func!r} where a function was expected",
+            hint="pass options by keyword: @differentiable(wrt=(0,)), not @differentiable(0)",
+        )
+    return decorate(func)
+
+
+def _key(func, options: Options) -> tuple[str, str, str]:
+    """(cache key, function name, display file name) of ``func``'s gradient module."""
+    from gradgen import api
+
+    lines = _definition_lines(func)
+    if lines is None:  # Python 3.10, or no source: the exact (slower) way
+        # (raises SourceNotFoundError for lambdas, exec'd strings, the REPL)
+        text, filename, name, _ = api._function_source(func)
+        parts = ("source", filename, text)
+    else:
+        name = func.__name__
+        filename = api._display_path(func.__code__.co_filename)
+        parts = ("lines", filename, "\n".join(api._numpy_imports(func)), lines)
+    return cache.make_key(parts[-1], options, extra=parts[:-1]), name, filename
+
+
+def _attach(func, options: Options) -> None:
+    key, name, filename = _key(func, options)
+    display = f"<gradgen: gradient of {name} from {filename}, {key[:8]}>"
+
+    entry = cache.load(key, display)
+    gradient = None
+    if entry is not None and entry.name:
+        # An entry that compiles but does not run is regenerated.
+        try:
+            gradient = _run(entry.code).get(entry.name)
+        except Exception:  # noqa: BLE001
+            gradient = None
+    if callable(gradient):
+        module_text = entry.text
+    else:
+        from gradgen import api
+
+        module_text = api.source(
+            func,
+            wrt=options.wrt,
+            preserve_result=options.preserve_result,
+            simplify=options.simplify,
+            shapes=dict(options.shapes) or None,
+        )
+        gradient_name = api.gradient_name(name)
+        code = compile(module_text, display, "exec", dont_inherit=True)
+        gradient = _run(code)[gradient_name]
+        cache.put(key, module_text, gradient_name, code)
+
+    # Tracebacks through the gradient show the generated lines.
+    lines = module_text.splitlines(True)
+    linecache.cache[display] = (len(module_text), None, lines, display)
+    func.grad = gradient
+    func.grad_source = module_text
+
+
+def _run(code) -> dict:
+    """Execute compiled generated code in a fresh namespace, as a pasted module would run."""
+    namespace: dict = {"__name__": "gradgen_generated"}
+    exec(code, namespace)
+    return namespace
+
+
+def _definition_lines(func) -> str | None:
+    """The lines of its file that ``func``'s definition spans, decorators included.
+
+    A superset of what ``inspect.getsourcelines`` returns, found without
+    tokenizing: from ``co_firstlineno`` to the last line any instruction of the
+    function (or of a function nested in it) spans, then on over blank lines,
+    comments and lines indented deeper than the ``def`` (statements the
+    compiler dropped). None where this cannot be done surely (Python < 3.11,
+    no source, not a plain function).
+    """
+    if sys.version_info < (3, 11) or type(func) is not types.FunctionType:
+        return None
+    code = func.__code__
+    if func.__name__ == "<lambda>" or code.co_name == "<lambda>":
+        return None
+    filename = code.co_filename
+    linecache.checkcache(filename)  # the file may have changed since it was cached
+    lines = linecache.getlines(filename, func.__globals__)
+    first, last = code.co_firstlineno, _last_line(code)
+    if not lines or not (1 <= first <= last <= len(lines)):
+        return None
+    head = lines[first - 1]
+    indent = len(head) - len(head.lstrip())
+    if not head.lstrip().startswith(("def ", "async def ", "@")):
+        return None
+    end = last
+    while end < len(lines):
+        line = lines[end]
+        stripped = line.strip()
+        if (
+            stripped
+            and not stripped.startswith("#")
+            and len(line) - len(line.lstrip()) <= indent
+        ):
+            break
+        end += 1
+    return "".join(lines[first - 1 : end])
+
+
+def _last_line(code: types.CodeType) -> int:
+    last = 0
+    for _, end, _, _ in code.co_positions():
+        if end is not None and end > last:
+            last = end
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            last = max(last, _last_line(const))
+    return last
