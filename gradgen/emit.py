@@ -52,21 +52,30 @@ def _comment_lines(origins) -> list:
     return [f"# Grad of: {origin.text}" for origin in ordered]
 
 
-def function_source(emitted: EmittedFunction) -> str:
-    fn = emitted.function
-    params = []
-    for p in fn.params:
-        params.append(p.name if p.default is None else f"{p.name}={ir.to_source(p.default)}")
-    lines = [f"def {emitted.name}({', '.join(params)}):"]
-    lines.append(f'    """{emitted.docstring}"""')
-    previous = None
-    for index, stmt in enumerate(fn.body):
-        backward = index >= emitted.n_forward
+def body_lines(body, n_forward: int, indent: str = "    ") -> list:
+    """Source lines of a function body; statements from index ``n_forward`` on
+    are backward statements, headed by ``# Grad of:`` comments."""
+    lines, previous = [], None
+    for index, stmt in enumerate(body):
+        backward = index >= n_forward
         if backward and stmt.origins and stmt.origins != previous:
-            lines += ["    " + c for c in _comment_lines(stmt.origins)]
+            lines += [indent + c for c in _comment_lines(stmt.origins)]
         if backward:
             previous = stmt.origins or previous
-        lines.append("    " + ir.stmt_source(stmt))
+        lines.append(indent + ir.stmt_source(stmt))
+    return lines
+
+
+def signature(name: str, params) -> str:
+    text = ", ".join(p.name if p.default is None else f"{p.name}={ir.to_source(p.default)}"
+                     for p in params)
+    return f"def {name}({text}):"
+
+
+def function_source(emitted: EmittedFunction) -> str:
+    fn = emitted.function
+    lines = [signature(emitted.name, fn.params), f'    """{emitted.docstring}"""']
+    lines += body_lines(fn.body, emitted.n_forward)
     return "\n".join(lines) + "\n"
 
 
