@@ -35,4 +35,4 @@ def grad_logistic_loss(w, b, X, y, d_loss=1.0):
     d_neg_z = d_one_plus_exp_neg_z * exp_neg_z
     d_z = -d_neg_z
     # Grad of: z = X @ w + b
-    return np.transpose(X) @ d_z, np.sum(d_z)
+    return X.T @ d_z, np.sum(d_z)

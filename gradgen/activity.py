@@ -13,23 +13,40 @@ from gradgen.normalize import primitive_of
 from gradgen.rules import Registry
 
 
-def carries_gradient(stmt: ir.Assign, registry: Registry) -> bool:
+def carries_gradient(stmt, registry: Registry) -> bool:
     """Whether a statement's result can depend differentiably on its operands."""
+    if isinstance(stmt, ir.SetItem):
+        return True
+    if not isinstance(stmt, ir.Assign):
+        return False
     if isinstance(stmt.value, ir.Name):
         return True  # a copy
     primitive = primitive_of(stmt.value)
     return primitive is not None and registry.rule(primitive) is not None
 
 
+def _operands(stmt) -> set:
+    if isinstance(stmt, ir.SetItem):
+        return ir.names_in(stmt.value) | {stmt.target}
+    return ir.names_in(stmt.value)
+
+
 def active_names(fn: ir.Function, wrt: tuple, registry: Registry) -> frozenset:
-    assigns = [s for s in fn.body if isinstance(s, ir.Assign)]
+    """Varied and useful names; loops make this a fixed point over all statements."""
+    defs = [s for s in ir.flatten_stmts(fn.body)
+            if isinstance(s, (ir.Assign, ir.SetItem)) and carries_gradient(s, registry)]
     result = fn.body[-1].value
     varied = set(wrt)
-    for stmt in assigns:
-        if carries_gradient(stmt, registry) and ir.names_in(stmt.value) & varied:
-            varied.add(stmt.target)
     useful = set(ir.names_in(result))
-    for stmt in reversed(assigns):
-        if stmt.target in useful and carries_gradient(stmt, registry):
-            useful |= ir.names_in(stmt.value)
+    changed = True
+    while changed:
+        changed = False
+        for stmt in defs:
+            if stmt.target not in varied and _operands(stmt) & varied:
+                varied.add(stmt.target)
+                changed = True
+        for stmt in reversed(defs):
+            if stmt.target in useful and not _operands(stmt) <= useful:
+                useful |= _operands(stmt)
+                changed = True
     return frozenset(varied & useful)

@@ -801,10 +801,13 @@ def cmd_verify(args) -> int:
     for name, yours, gen in zip(names, theirs, ours):
         gen_arr = np.asarray(gen, dtype=np.float64)
         try:
+            if yours is None:
+                raise TypeError("None is not a gradient")
             yours_arr = np.asarray(yours, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             report.append(
-                f"  d/d{name}: MISMATCH: {type(yours).__name__} is not real ({exc})"
+                f"  d/d{name}: MISMATCH: got a {type(yours).__name__}, not an array "
+                f"of reals ({exc})"
             )
             ok = False
             continue

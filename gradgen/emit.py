@@ -34,8 +34,8 @@ def helpers_used(functions, registry: Registry) -> list:
     pending = [
         e.func
         for fn in functions
-        for stmt in fn.function.body
-        for e in ir.walk(stmt.value)
+        for stmt in ir.flatten_stmts(fn.function.body)
+        for e in ir.walk(ir.Tuple(ir.stmt_exprs(stmt)))
         if isinstance(e, ir.Call) and e.func in registry.helpers
     ]
     while pending:
@@ -52,18 +52,55 @@ def _comment_lines(origins) -> list:
     return [f"# Grad of: {origin.text}" for origin in ordered]
 
 
+def _range_source(stmt: ir.For) -> str:
+    start, stop, step = stmt.start, stmt.stop, stmt.step
+    if step == ir.Const(1):
+        args = [stop] if start == ir.Const(0) else [start, stop]
+    else:
+        args = [start, stop, step]
+    text = f"range({', '.join(ir.to_source(a) for a in args)})"
+    return f"reversed({text})" if stmt.reverse else text
+
+
+def _compound_lines(stmt, indent: str, backward: bool) -> list:
+    inner = indent + "    "
+
+    def block(body):
+        lines = _lines(body, inner, backward)
+        return lines or [inner + "pass"]
+
+    if isinstance(stmt, ir.If):
+        lines = [f"{indent}if {ir.to_source(stmt.test)}:", *block(stmt.body)]
+        if stmt.orelse:
+            lines += [f"{indent}else:", *block(stmt.orelse)]
+        return lines
+    if isinstance(stmt, ir.For):
+        return [f"{indent}for {stmt.target} in {_range_source(stmt)}:", *block(stmt.body)]
+    if isinstance(stmt, ir.While):
+        test = _lines(stmt.test_body, indent, backward)
+        return [*test, f"{indent}while {ir.to_source(stmt.test)}:",
+                *block(stmt.body + stmt.test_body)]
+    raise TypeError(stmt)
+
+
+def _lines(body, indent: str, backward: bool, previous=None) -> list:
+    lines = []
+    for stmt in body:
+        if backward and stmt.origins and stmt.origins != previous:
+            lines += [indent + c for c in _comment_lines(stmt.origins)]
+            previous = stmt.origins
+        if isinstance(stmt, ir.COMPOUND):
+            lines += _compound_lines(stmt, indent, backward)
+            previous = None
+        else:
+            lines.append(indent + ir.stmt_source(stmt))
+    return lines
+
+
 def body_lines(body, n_forward: int, indent: str = "    ") -> list:
     """Source lines of a function body; statements from index ``n_forward`` on
     are backward statements, headed by ``# Grad of:`` comments."""
-    lines, previous = [], None
-    for index, stmt in enumerate(body):
-        backward = index >= n_forward
-        if backward and stmt.origins and stmt.origins != previous:
-            lines += [indent + c for c in _comment_lines(stmt.origins)]
-        if backward:
-            previous = stmt.origins or previous
-        lines.append(indent + ir.stmt_source(stmt))
-    return lines
+    return _lines(body[:n_forward], indent, False) + _lines(body[n_forward:], indent, True)
 
 
 def signature(name: str, params) -> str:

@@ -1,11 +1,14 @@
 """Stage 2, fence: refuse anything outside the supported subset, with a location.
 
-After this stage the function is straight-line code over names: parameters
-without ``*args``/``**kwargs``; assignments to a name or to a tuple of names;
-augmented assignments; one ``return`` at the end; every call resolves to a
-primitive that has a gradient rule or is declared non-differentiable; every
-name is a parameter, a local, or NumPy.  Each refusal says where, what, and
-what to do instead.
+After this stage the function is made of: parameters without
+``*args``/``**kwargs``; assignments to a name, a tuple of names or an element
+(``x[i] = ...``); augmented assignments; ``if``/``elif``/``else``; ``for``
+over ``range(...)``, an array or ``enumerate(array)``; ``while``; conditional
+expressions as the value of an assignment; one ``return`` at the end.  Every
+call resolves to a primitive that has a gradient rule, a non-differentiable
+primitive, or another (non-recursive) function of the same module, checked
+the same way.  Every name is a parameter, a local, or NumPy.  Each refusal
+says where, what, and what to do instead.
 """
 
 from __future__ import annotations
@@ -18,9 +21,6 @@ from gradgen.parse import ParsedFunction, dotted_name
 from gradgen.rules import Registry
 
 _NOT_YET = {
-    cst.If: "`if` statements",
-    cst.For: "`for` loops",
-    cst.While: "`while` loops",
     cst.With: "`with` blocks",
     cst.Try: "`try` blocks",
     cst.FunctionDef: "nested functions",
@@ -36,7 +36,6 @@ _NOT_EXPRESSIONS = {
     cst.Await: "`await`",
     cst.NamedExpr: "`:=` assignments",
     cst.FormattedString: "f-strings",
-    cst.IfExp: "conditional expressions (`a if c else b`)",
     cst.Imaginary: "complex numbers",
     cst.List: "list literals",
     cst.Dict: "dict literals",
@@ -44,13 +43,15 @@ _NOT_EXPRESSIONS = {
 }
 _AUG_OPERATORS = (cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign,
                   cst.DivideAssign, cst.PowerAssign, cst.MatrixMultiplyAssign)
-_STRAIGHT_LINE_HINT = "gradgen supports straight-line code for now; rewrite it without this construct"
+_STRAIGHT_LINE_HINT = "rewrite it with assignments, if/for/while and NumPy calls"
 
 
 def check(parsed: ParsedFunction, registry: Registry) -> None:
     """Raise a located GradgenError for the first construct outside the subset."""
-    fn = parsed.node
+    _check_function(parsed.node, parsed, registry, ())
 
+
+def _check_function(fn: cst.FunctionDef, parsed, registry, calling: tuple) -> None:
     def fail(node, message, hint="", cls=UnsupportedSyntaxError):
         raise cls(message, parsed.location(node), hint)
 
@@ -61,69 +62,162 @@ def check(parsed: ParsedFunction, registry: Registry) -> None:
         fail(params.star_kwarg, "**kwargs parameters are not supported", "name each parameter")
     if fn.asynchronous is not None:
         fail(fn, "async functions are not supported")
-
-    defined = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+    context = _Context(parsed, registry, fail, calling + (fn.name.value,))
+    context.defined = {p.name.value for p in (*params.posonly_params, *params.params,
+                                              *params.kwonly_params)}
     statements = list(fn.body.body)
     for index, stmt in enumerate(statements):
-        for node_type, what in _NOT_YET.items():
-            if isinstance(stmt, node_type):
-                fail(stmt, f"{what} are not supported yet", _STRAIGHT_LINE_HINT)
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            fail(stmt, f"{type(stmt).__name__} statements are not supported")
-        for small in stmt.body:
-            _check_small(small, index, statements, defined, parsed, registry, fail)
+        context.statement(stmt, index, statements, depth=0)
     last = statements[-1] if statements else fn
     if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)):
         fail(last, "the function must end with a `return` of its output",
              "gradgen differentiates the returned value")
 
 
-def _check_small(small, index, statements, defined, parsed, registry, fail):
+class _Context:
+    def __init__(self, parsed, registry, fail, calling):
+        self.parsed, self.registry, self.fail, self.calling = parsed, registry, fail, calling
+        self.defined: set = set()
+
+    def statement(self, stmt, index, statements, depth):
+        fail = self.fail
+        for node_type, what in _NOT_YET.items():
+            if isinstance(stmt, node_type):
+                fail(stmt, f"{what} are not supported", _STRAIGHT_LINE_HINT)
+        if isinstance(stmt, cst.If):
+            self.expression(stmt.test)
+            self.block(stmt.body.body, depth)
+            if isinstance(stmt.orelse, cst.If):
+                self.statement(stmt.orelse, 0, [stmt.orelse], depth)
+            elif stmt.orelse is not None:
+                self.block(stmt.orelse.body.body, depth)
+            return
+        if isinstance(stmt, cst.For):
+            self.for_loop(stmt, depth)
+            return
+        if isinstance(stmt, cst.While):
+            if stmt.orelse is not None:
+                fail(stmt.orelse, "`while ... else` is not supported")
+            self.expression(stmt.test)
+            self.block(stmt.body.body, depth)
+            return
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            fail(stmt, f"{type(stmt).__name__} statements are not supported")
+        for small in stmt.body:
+            _check_small(small, index, statements, self, depth)
+
+    def block(self, statements, depth):
+        statements = list(statements)
+        for index, stmt in enumerate(statements):
+            self.statement(stmt, index, statements, depth + 1)
+
+    def for_loop(self, stmt: cst.For, depth):
+        fail = self.fail
+        if stmt.orelse is not None:
+            fail(stmt.orelse, "`for ... else` is not supported")
+        if stmt.asynchronous is not None:
+            fail(stmt, "`async for` is not supported")
+        iterable = stmt.iter
+        target = stmt.target
+        callee = dotted_name(iterable.func) if isinstance(iterable, cst.Call) else None
+        if callee == "enumerate":
+            if not (isinstance(target, cst.Tuple) and len(target.elements) == 2
+                    and all(isinstance(e.value, cst.Name) for e in target.elements)):
+                fail(target, "enumerate() loops unpack into two names: `for i, v in ...`")
+            if len(iterable.args) != 1:
+                fail(iterable, "enumerate() takes one array here")
+            self.expression(iterable.args[0].value)
+        elif callee == "range":
+            if not isinstance(target, cst.Name):
+                fail(target, "a range() loop binds one name")
+            if not 1 <= len(iterable.args) <= 3 or any(a.keyword for a in iterable.args):
+                fail(iterable, "range() takes 1 to 3 positional arguments")
+            for arg in iterable.args:
+                self.expression(arg.value)
+        else:
+            if not isinstance(target, cst.Name):
+                fail(target, "a loop over an array binds one name")
+            self.expression(iterable)
+        self.defined.update(n.value for n in _find_all(target, cst.Name))
+        self.block(stmt.body.body, depth)
+
+    def expression(self, node, allow_tuple=False):
+        _check_expression(node, self.defined, self.parsed, self.registry, self.fail,
+                          allow_tuple, self)
+
+
+def _check_small(small, index, statements, context, depth):
+    fail = context.fail
     is_last = index == len(statements) - 1
     if isinstance(small, cst.Expr):
-        if index == 0 and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
+        if index == 0 and depth == 0 and isinstance(small.value, (cst.SimpleString,
+                                                                   cst.ConcatenatedString)):
             return  # the docstring
         fail(small, "an expression statement has no effect on the output",
              "assign its value to a name, or remove it")
     if isinstance(small, cst.Pass):
         return
+    if isinstance(small, (cst.Break, cst.Continue)):
+        fail(small, f"`{type(small).__name__.lower()}` is not supported yet",
+             "loop over the iterations you need, or use np.where on the values")
     if isinstance(small, cst.Return):
         if small.value is None:
             fail(small, "`return` needs a value: the output to differentiate")
-        if not is_last:
-            fail(small, "`return` must be the last statement", _STRAIGHT_LINE_HINT)
+        if not is_last or depth:
+            fail(small, "`return` must be the last statement of the function",
+                 "assign the output to a name in each branch and return it once at the end")
         if isinstance(small.value, cst.Tuple):
             fail(small.value, "returning several values is not supported yet",
                  "return one array or scalar (e.g. the loss)")
-        _check_expression(small.value, defined, parsed, registry, fail)
+        context.expression(small.value)
         return
     if isinstance(small, cst.Assign):
         if len(small.targets) != 1:
             fail(small, "chained assignment (`a = b = ...`) is not supported", "assign once per line")
         target = small.targets[0].target
-        _check_expression(small.value, defined, parsed, registry, fail, allow_tuple=True)
+        value = small.value
+        if isinstance(value, cst.IfExp):
+            if not isinstance(target, cst.Name):
+                fail(value, "a conditional expression can only be assigned to a name")
+            for part in (value.test, value.body, value.orelse):
+                context.expression(part)
+        else:
+            context.expression(value, allow_tuple=True)
+        if isinstance(target, cst.Subscript):
+            _check_element_target(target, context)
+            return
         names = _target_names(target, small, fail)
         if isinstance(target, cst.Tuple):
-            value = small.value
             if not isinstance(value, cst.Tuple) or len(value.elements) != len(names):
                 fail(small.value, "tuple unpacking needs a tuple of the same length on the right",
                      "unpack values one by one: `a = ...` then `b = ...`")
-        defined.update(names)
+        context.defined.update(names)
         return
     if isinstance(small, cst.AugAssign):
-        if not isinstance(small.target, cst.Name):
-            fail(small.target, "augmented assignment to this target is not supported yet",
-                 "assign to a plain name")
         if not isinstance(small.operator, _AUG_OPERATORS):
             fail(small.operator, "this augmented assignment operator is not supported")
-        if small.target.value not in defined:
+        if isinstance(small.target, cst.Subscript):
+            _check_element_target(small.target, context)
+        elif not isinstance(small.target, cst.Name):
+            fail(small.target, "augmented assignment to this target is not supported",
+                 "assign to a name or an element")
+        elif small.target.value not in context.defined:
             fail(small.target, f"name {small.target.value!r} is used before it is assigned")
-        _check_expression(small.value, defined, parsed, registry, fail)
+        context.expression(small.value)
         return
     if isinstance(small, (cst.Import, cst.ImportFrom)):
         fail(small, "imports inside the function are not supported",
              "import NumPy at the top of the module")
     fail(small, f"{type(small).__name__} statements are not supported", _STRAIGHT_LINE_HINT)
+
+
+def _check_element_target(target: cst.Subscript, context) -> None:
+    if not isinstance(target.value, cst.Name):
+        context.fail(target, "only elements of a named array can be assigned")
+    if target.value.value not in context.defined:
+        context.fail(target.value, f"name {target.value.value!r} is used before it is assigned",
+                     "create the array first, e.g. `h = np.zeros((n, m))`")
+    context.expression(target)
 
 
 def _target_names(target, stmt, fail) -> list:
@@ -136,19 +230,19 @@ def _target_names(target, stmt, fail) -> list:
                 fail(element.value, "only names can be unpacked into")
             names.append(element.value.value)
         return names
-    if isinstance(target, cst.Subscript):
-        fail(target, "assignment to an element or slice is not supported yet",
-             "build the array with np.where or arithmetic instead of writing into it")
-    fail(target, "only assignment to names is supported")
+    fail(target, "only assignment to names and elements is supported")
 
 
-def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False):
+def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False, context=None):
     for bad_type, what in _NOT_EXPRESSIONS.items():
         found = _find(node, bad_type)
         if found is not None:
             fail(found, f"{what} are not supported", _STRAIGHT_LINE_HINT)
+    for ifexp in _find_all(node, cst.IfExp):
+        fail(ifexp, "a conditional expression must be the whole value of an assignment",
+             "write `v = a if c else b` on its own line")
     for call in _find_all(node, cst.Call):
-        _check_call(call, parsed, registry, fail)
+        _check_call(call, parsed, registry, fail, context)
     for name in _find_all(node, cst.Name):
         _check_name(name, node, defined, parsed, fail)
     try:
@@ -159,7 +253,7 @@ def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False):
         fail(node, "tuples are only supported as shapes, indices and in unpacking")
 
 
-def _check_call(call: cst.Call, parsed, registry, fail):
+def _check_call(call: cst.Call, parsed, registry, fail, context=None):
     name = call_name(call.func, parsed.aliases)
     if name is None:
         if isinstance(call.func, cst.Attribute) and call.func.attr.value in METHODS:
@@ -169,8 +263,15 @@ def _check_call(call: cst.Call, parsed, registry, fail):
         return
     shown = dotted_name(call.func) or name
     if name in parsed.module_functions:
-        fail(call.func, f"calls to other functions ({shown}) are not supported yet",
-             "inline the helper's body into this function", UnknownPrimitiveError)
+        if context is None or name in context.calling:
+            fail(call.func, f"{shown}() calls itself: recursion is not supported",
+                 "write the recursion as a loop")
+        if any(arg.star or arg.keyword for arg in call.args):
+            fail(call, f"call {shown}() with positional arguments only")
+        _check_function(parsed.functions[name], parsed, registry, context.calling)
+        return
+    if name in ("range", "enumerate"):
+        fail(call.func, f"{name}() is only supported as the iterable of a `for` loop")
     if name.startswith("np."):
         fail(call.func, f"no gradient rule for {shown} ({name})",
              "add a rule with @adjoint in a rule file (see templates/README.md)",

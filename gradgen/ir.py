@@ -133,7 +133,116 @@ class Return:
     origins: tuple = ()
 
 
-Stmt = Union[Assign, Return]
+@dataclass(frozen=True)
+class SetItem:
+    """``target[index] = value`` (an in-place write into an array)."""
+
+    target: str
+    index: Expr
+    value: Expr
+    origins: tuple = ()
+
+
+@dataclass(frozen=True)
+class If:
+    test: Expr  # an atom
+    body: tuple
+    orelse: tuple = ()
+    origins: tuple = ()
+
+
+@dataclass(frozen=True)
+class For:
+    """``for target in range(start, stop, step)``; other iterables are
+    normalized to an index loop over ``range``."""
+
+    target: str
+    start: Expr
+    stop: Expr
+    step: Expr
+    body: tuple
+    origins: tuple = ()
+    reverse: bool = False  # iterate the range backwards (the adjoint of a loop)
+
+
+@dataclass(frozen=True)
+class While:
+    """``while test``: ``test_body`` recomputes the atom ``test`` before each trip."""
+
+    test_body: tuple
+    test: Expr
+    body: tuple
+    origins: tuple = ()
+
+
+@dataclass(frozen=True)
+class Push:
+    """``stack.append(value)``: the tape of a value the backward pass needs."""
+
+    stack: str
+    value: Expr
+    origins: tuple = ()
+
+
+@dataclass(frozen=True)
+class Pop:
+    """``target = stack.pop()``."""
+
+    target: str
+    stack: str
+    origins: tuple = ()
+
+
+Stmt = Union[Assign, Return, SetItem, If, For, While, Push, Pop]
+COMPOUND = (If, For, While)
+
+
+def stmt_exprs(stmt) -> tuple:
+    """The expressions a statement reads (not those of nested blocks)."""
+    if isinstance(stmt, (Assign, Return)):
+        return (stmt.value,)
+    if isinstance(stmt, SetItem):
+        return (Name(stmt.target), stmt.index, stmt.value)
+    if isinstance(stmt, If):
+        return (stmt.test,)
+    if isinstance(stmt, For):
+        return (stmt.start, stmt.stop, stmt.step)
+    if isinstance(stmt, While):
+        return (stmt.test,)
+    if isinstance(stmt, Push):
+        return (stmt.value,)
+    if isinstance(stmt, Pop):
+        return ()
+    raise TypeError(stmt)
+
+
+def blocks(stmt) -> tuple:
+    """The nested statement lists of a compound statement."""
+    if isinstance(stmt, If):
+        return (stmt.body, stmt.orelse)
+    if isinstance(stmt, For):
+        return (stmt.body,)
+    if isinstance(stmt, While):
+        return (stmt.test_body, stmt.body)
+    return ()
+
+
+def flatten_stmts(body) -> Iterator:
+    """Every statement of ``body``, nested ones included, in source order."""
+    for stmt in body:
+        yield stmt
+        for block in blocks(stmt):
+            yield from flatten_stmts(block)
+
+
+def defined_names(stmt) -> set:
+    if isinstance(stmt, (Assign, Pop)):
+        return {stmt.target}
+    if isinstance(stmt, SetItem):
+        return {stmt.target}
+    if isinstance(stmt, For):
+        return {stmt.target}
+    return set()
 
 
 @dataclass(frozen=True)
@@ -149,7 +258,7 @@ class Function:
     params: tuple  # Param, ...
     body: tuple  # Stmt, ...
     docstring: str | None = None
-    header_comments: tuple = field(default=())
+    mutable: frozenset = field(default=frozenset())  # names assigned more than once in loops/branches
 
 
 # ------------------------------------------------------------------ traversal
@@ -296,6 +405,10 @@ def to_source(expr) -> str:
     if isinstance(expr, Const):
         return _const_source(expr.value)
     if isinstance(expr, Call):
+        if expr.func == "np.transpose" and len(expr.args) == 1 and not expr.kwargs:
+            return f"{_wrap(expr.args[0], _ATOM_PRECEDENCE)}.T"
+        if expr.func == "list" and not expr.args:
+            return "[]"
         args = [to_source(a) for a in expr.args]
         args += [f"{k}={to_source(v)}" for k, v in expr.kwargs]
         return f"{expr.func}({', '.join(args)})"
@@ -328,8 +441,15 @@ def to_source(expr) -> str:
 
 
 def stmt_source(stmt) -> str:
+    """One line of source for a simple statement (compound ones: see emit)."""
     if isinstance(stmt, Assign):
         return f"{stmt.target} = {to_source(stmt.value)}"
+    if isinstance(stmt, SetItem):
+        return f"{stmt.target}[{_index_source(stmt.index)}] = {to_source(stmt.value)}"
+    if isinstance(stmt, Push):
+        return f"{stmt.stack}.append({to_source(stmt.value)})"
+    if isinstance(stmt, Pop):
+        return f"{stmt.target} = {stmt.stack}.pop()"
     if isinstance(stmt, Return):
         value = stmt.value
         if isinstance(value, Tuple) and value.elts:

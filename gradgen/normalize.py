@@ -133,22 +133,109 @@ def _all_names(fn: cst.FunctionDef) -> set:
     return names
 
 
+def _assigned_in_blocks(fn: cst.FunctionDef) -> set:
+    """Names assigned inside if/for/while, written into, or bound by a
+    conditional expression: they keep one name instead of SSA versions."""
+    found: set = set()
+
+    class Visitor(cst.CSTVisitor):
+        def __init__(self):
+            self.depth = 0
+
+        def visit_If(self, node):
+            self.depth += 1
+
+        def leave_If(self, node):
+            self.depth -= 1
+
+        def visit_For(self, node):
+            self.depth += 1
+            for name in _names_of_target(node.target):
+                found.add(name)
+
+        def leave_For(self, node):
+            self.depth -= 1
+
+        def visit_While(self, node):
+            self.depth += 1
+
+        def leave_While(self, node):
+            self.depth -= 1
+
+        def visit_Assign(self, node):
+            for target in node.targets:
+                if isinstance(target.target, cst.Subscript):
+                    found.update(_names_of_target(target.target.value))
+                elif self.depth or isinstance(node.value, cst.IfExp):
+                    found.update(_names_of_target(target.target))
+
+        def visit_AugAssign(self, node):
+            if isinstance(node.target, cst.Subscript):
+                found.update(_names_of_target(node.target.value))
+            elif self.depth:
+                found.update(_names_of_target(node.target))
+
+    fn.body.visit(Visitor())
+    return found
+
+
+def _names_of_target(node) -> list:
+    if isinstance(node, cst.Name):
+        return [node.value]
+    if isinstance(node, cst.Tuple):
+        return [n for e in node.elements for n in _names_of_target(e.value)]
+    return []
+
+
+class _Scope:
+    """Names of one function body being normalized: the function itself, or a
+    callee inlined into it (whose locals get fresh names in the caller)."""
+
+    def __init__(self, mutable: set, prefix_names: bool, namer: Namer):
+        self.mutable = mutable
+        self.current: dict = {}
+        self.versions: dict = {}
+        self.bases: dict = {}
+        self.fresh_bases = prefix_names
+        self.namer = namer
+
+    def base(self, name: str) -> str:
+        if name not in self.bases:
+            self.bases[name] = self.namer.fresh(name) if self.fresh_bases else name
+        return self.bases[name]
+
+
 class _Normalizer:
     def __init__(self, parsed: ParsedFunction):
         self.parsed = parsed
         self.namer = Namer(_all_names(parsed.node) | {"np"})
-        self.current: dict = {}  # source name -> its current SSA name
-        self.versions: dict = {}  # source name -> number of versions so far
+        self.scope = _Scope(_assigned_in_blocks(parsed.node), False, self.namer)
         self.static: set = set()
-        self.body: list = []
+        self.mutable: set = set()  # final names that are assigned more than once
+        self.blocks: list = [[]]
         self.origin: tuple = ()
+        self.inlining: tuple = ()
+
+    @property
+    def body(self) -> list:
+        return self.blocks[-1]
+
+    @property
+    def current(self) -> dict:
+        return self.scope.current
 
     # -- names
     def define(self, name: str) -> str:
-        count = self.versions.get(name, 0) + 1
-        self.versions[name] = count
-        ssa = name if count == 1 else f"{name}@{count}"
-        self.current[name] = ssa
+        scope = self.scope
+        base = scope.base(name)
+        if name in scope.mutable:
+            self.mutable.add(base)
+            scope.current[name] = base
+            return base
+        count = scope.versions.get(name, 0) + 1
+        scope.versions[name] = count
+        ssa = base if count == 1 else f"{base}@{count}"
+        scope.current[name] = ssa
         return ssa
 
     def rename(self, expr):
@@ -159,10 +246,14 @@ class _Normalizer:
         self.body.append(ir.Assign(target, value, self.origin))
         if is_static(value, self.static):
             self.static.add(target)
+        if len(self.blocks) > 1:
+            self.mutable.add(target)  # recomputed on every trip or branch
 
     def atom(self, expr, hint: str):
         if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static):
             return expr
+        if isinstance(expr, ir.Call) and expr.func in self.parsed.module_functions:
+            return self.inline(expr, hint)
         value = self.primitive(expr, hint)
         label = describe(value)
         if label is None or len(label) > MAX_TEMP_NAME:
@@ -188,37 +279,185 @@ class _Normalizer:
         return ir.map_children(expr, atom)
 
     def assign(self, name: str, expr) -> None:
+        if isinstance(expr, ir.Call) and expr.func in self.parsed.module_functions:
+            expr = self.inline(expr, name)
         if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static):
             value = expr
         else:
             value = self.primitive(expr, name)
+        target = self.scope.base(name) if name in self.scope.mutable else None
+        if target is not None and target in names_in_value(value):
+            # `a = a * a` in a loop: compute into a temporary first, so that no
+            # statement reads the variable it overwrites.
+            value = self.atom(value, name)
         self.emit(self.define(name), value)
 
+    # -- calls to the module's own functions are inlined
+    def inline(self, call: ir.Call, hint: str):
+        name = call.func
+        if name in self.inlining:
+            raise AssertionError("recursion is refused by the fence")
+        callee = self.parsed.functions[name]
+        params = [p.name.value for p in (*callee.params.posonly_params, *callee.params.params)]
+        args = [self.atom(a, hint) for a in call.args]
+        bound = dict(zip(params, args))
+        for key, value in call.kwargs:
+            bound[key] = self.atom(value, hint)
+        for p in callee.params.params:
+            if p.name.value not in bound and p.default is not None:
+                bound[p.name.value] = lower_expr(p.default, self.parsed.aliases)
+        outer_scope, outer_origin = self.scope, self.origin
+        self.scope = _Scope(_assigned_in_blocks(callee), True, self.namer)
+        self.inlining += (name,)
+        for param in params:
+            value = bound[param]
+            if isinstance(value, ir.Name) and param not in self.scope.mutable:
+                self.scope.current[param] = value.id
+            else:
+                self.emit(self.define(param), value)
+        result = None
+        for stmt in callee.body.body:
+            result = self.block_statement(stmt, top=True) or result
+        self.scope, self.origin = outer_scope, outer_origin
+        self.inlining = self.inlining[:-1]
+        return result
+
     # -- statements
-    def statement(self, stmt: cst.SimpleStatementLine, small) -> None:
-        code = " ".join(self.parsed.code(small).split())
-        location = self.parsed.location(stmt)
+    def set_origin(self, node) -> None:
+        code = " ".join(self.parsed.code(node).split())
+        if isinstance(node, (cst.If, cst.For, cst.While)):
+            code = self.parsed.code(node).strip().splitlines()[0]
+        location = self.parsed.location(node)
         self.origin = (ir.Origin(code, location.line, location.col),)
-        lower = lambda node: self.rename(lower_expr(node, self.parsed.aliases))  # noqa: E731
+
+    def lower(self, node):
+        return self.rename(lower_expr(node, self.parsed.aliases))
+
+    def block(self, statements) -> tuple:
+        self.blocks.append([])
+        for stmt in statements:
+            self.block_statement(stmt)
+        return tuple(self.blocks.pop())
+
+    def block_statement(self, stmt, top=False):
+        """Normalize one statement; returns the returned atom for `return`."""
+        if isinstance(stmt, cst.If):
+            return self.if_statement(stmt)
+        if isinstance(stmt, cst.For):
+            return self.for_statement(stmt)
+        if isinstance(stmt, cst.While):
+            return self.while_statement(stmt)
+        result = None
+        for small in stmt.body:
+            if isinstance(small, (cst.Pass, cst.Expr)):
+                continue
+            self.set_origin(small)
+            result = self.simple_statement(small)
+        return result
+
+    def if_statement(self, node: cst.If):
+        self.set_origin(node)
+        test = self.atom(self.lower(node.test), "cond")
+        origin = self.origin
+        body = self.block(node.body.body)
+        if isinstance(node.orelse, cst.If):
+            orelse = self.block([node.orelse])
+        elif node.orelse is not None:
+            orelse = self.block(node.orelse.body.body)
+        else:
+            orelse = ()
+        self.body.append(ir.If(test, body, orelse, origin))
+
+    def for_statement(self, node: cst.For):
+        self.set_origin(node)
+        origin = self.origin
+        iterable = self.lower(node.iter)
+        target = node.target
+        prefix = []
+        if isinstance(iterable, ir.Call) and iterable.func == "range":
+            args = [self.atom(a, "range") for a in iterable.args]
+            start, stop, step = ((ir.Const(0), args[0], ir.Const(1)) if len(args) == 1
+                                 else (args[0], args[1], args[2] if len(args) == 3 else ir.Const(1)))
+            index_name = target.value
+        else:
+            pair = isinstance(iterable, ir.Call) and iterable.func == "enumerate"
+            sequence = self.atom(iterable.args[0] if pair else iterable, "items")
+            start, stop, step = ir.Const(0), ir.Call("len", (sequence,)), ir.Const(1)
+            if pair:
+                index_name, item = (e.value.value for e in target.elements)
+            else:
+                index_name, item = f"{target.value}_index", target.value
+                self.scope.mutable.add(index_name)
+            prefix = [(item, ir.Subscript(sequence, ir.Name(index_name)))]
+        self.blocks.append([])
+        loop_var = self.define(index_name)
+        self.static.add(loop_var)
+        for item, value in prefix:
+            self.origin = origin
+            self.emit(self.define(item), self.rename(value))
+        for stmt in node.body.body:
+            self.block_statement(stmt)
+        body = tuple(self.blocks.pop())
+        self.body.append(ir.For(loop_var, start, stop, step, body, origin))
+
+    def while_statement(self, node: cst.While):
+        self.set_origin(node)
+        origin = self.origin
+        self.blocks.append([])
+        test = self.atom(self.lower(node.test), "cond")
+        test_body = tuple(self.blocks.pop())
+        body = self.block(node.body.body)
+        self.body.append(ir.While(test_body, test, body, origin))
+
+    def simple_statement(self, small):
         if isinstance(small, cst.Assign):
             target = small.targets[0].target
-            if isinstance(target, cst.Tuple):
-                values = [self.atom(lower(e.value), e_target.value.value)
-                          for e, e_target in zip(small.value.elements, target.elements)]
+            if isinstance(small.value, cst.IfExp):
+                self.conditional_expression(target.value, small.value)
+            elif isinstance(target, cst.Tuple):
+                values = [self.atom(self.lower(e.value), t.value.value)
+                          for e, t in zip(small.value.elements, target.elements)]
                 for element, value in zip(target.elements, values):
                     self.assign(element.value.value, value)
+            elif isinstance(target, cst.Subscript):
+                self.set_item(target, self.lower(small.value))
             else:
-                self.assign(target.value, lower(small.value))
+                self.assign(target.value, self.lower(small.value))
         elif isinstance(small, cst.AugAssign):
-            name = small.target.value
             op = _AUG[type(small.operator)]
-            self.assign(name, ir.BinOp(op, ir.Name(self.current[name]), lower(small.value)))
+            if isinstance(small.target, cst.Subscript):
+                old = self.lower(small.target)
+                self.set_item(small.target, ir.BinOp(op, old, self.lower(small.value)))
+            else:
+                name = small.target.value
+                self.assign(name, ir.BinOp(op, ir.Name(self.current[name]), self.lower(small.value)))
         elif isinstance(small, cst.Return):
-            value = lower(small.value)
+            value = self.lower(small.value)
+            if self.inlining:
+                return self.atom(value, f"{self.inlining[-1]}_result")
             if not isinstance(value, ir.Name):
                 self.assign(RESULT_NAME, value)
                 value = ir.Name(self.current[RESULT_NAME])
             self.body.append(ir.Return(value, self.origin))
+        return None
+
+    def set_item(self, target: cst.Subscript, value) -> None:
+        subscript = self.lower(target)
+        array = subscript.value
+        index = self.primitive(subscript, array.id).index
+        value = self.atom(value, f"{array.id}_item")
+        self.body.append(ir.SetItem(array.id, index, value, self.origin))
+
+    def conditional_expression(self, name: str, node: cst.IfExp) -> None:
+        origin = self.origin
+        test = self.atom(self.lower(node.test), "cond")
+        branches = []
+        for branch in (node.body, node.orelse):
+            self.blocks.append([])
+            self.origin = origin
+            self.assign(name, self.lower(branch))
+            branches.append(tuple(self.blocks.pop()))
+        self.body.append(ir.If(test, branches[0], branches[1], origin))
 
     def run(self) -> ir.Function:
         fn = self.parsed.node
@@ -228,13 +467,19 @@ class _Normalizer:
             params.append(ir.Param(p.name.value, default, _shape_annotation(p)))
             self.define(p.name.value)
         docstring = None
-        for index, stmt in enumerate(fn.body.body):
-            for small in stmt.body:
-                if isinstance(small, cst.Expr):
-                    docstring = small.value.evaluated_value if index == 0 else None
-                elif not isinstance(small, cst.Pass):
-                    self.statement(stmt, small)
-        return ir.Function(fn.name.value, tuple(params), tuple(self.body), docstring)
+        statements = list(fn.body.body)
+        first = statements[0] if statements else None
+        if (isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Expr)
+                and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))):
+            docstring = first.body[0].value.evaluated_value
+        for stmt in statements:
+            self.block_statement(stmt)
+        return ir.Function(fn.name.value, tuple(params), tuple(self.body), docstring,
+                           frozenset(self.mutable))
+
+
+def names_in_value(value) -> set:
+    return ir.names_in(value)
 
 
 def normalize(parsed: ParsedFunction) -> ir.Function:

@@ -30,6 +30,7 @@ class ParsedFunction:
     positions: Mapping
     aliases: Mapping  # local name -> canonical dotted prefix ("np", "np.exp")
     module_functions: frozenset  # names of the module's top-level functions
+    functions: Mapping = None  # name -> cst.FunctionDef of the module's top-level functions
 
     def location(self, node: cst.CSTNode) -> Location:
         code_range: CodeRange = self.positions[node]
@@ -97,6 +98,7 @@ def parse_function(
         positions=positions,
         aliases=_numpy_aliases(module),
         module_functions=frozenset(functions),
+        functions=functions,
     )
 
 

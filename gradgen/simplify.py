@@ -47,20 +47,48 @@ ELEMENTWISE_OPS = frozenset({"+", "-", "*", "/", "**"})
 
 
 def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
-    """Shapes of every name of the raw adjoint (parameters, primal, gradients)."""
+    """Shapes of every name of the raw adjoint (parameters, primal, gradients).
+
+    A name assigned several times (in a loop or branches) has a shape only if
+    every assignment provably gives the same one."""
     env = ShapeEnv()
     for param in adjoint.primal.params:
         text = shapes.get(param.name, param.shape)
         env.define(param.name, parse_annotation(text) if text is not None
                    else Opaque(frozenset({param.name})))
     body = adjoint.function.body
-    for stmt in body[: adjoint.n_forward]:
-        env.define(stmt.target, env.of(stmt.value))
+    mutable = adjoint.function.mutable
+    # Optimistic fixed point: a name assigned several times starts with the shape
+    # of its first assignment and keeps it only while every assignment agrees.
+    forward = list(ir.flatten_stmts(body[: adjoint.n_forward]))
+    for stmt in forward:
+        if isinstance(stmt, ir.For):
+            env.define(stmt.target, ())
+        elif isinstance(stmt, ir.Assign) and stmt.target not in env.known:
+            env.define(stmt.target, env.of(stmt.value))
+    for _ in range(MAX_ROUNDS):
+        candidates: dict = {}
+        for stmt in forward:
+            if isinstance(stmt, ir.Assign) and stmt.target in mutable:
+                candidates.setdefault(stmt.target, []).append(env.of(stmt.value))
+            elif isinstance(stmt, ir.Assign):
+                env.define(stmt.target, env.of(stmt.value))
+        changed = False
+        for name, found in candidates.items():
+            agreed = found[0] if all(same_shape(found[0], f) for f in found) else None
+            if agreed != env[name]:
+                env.define(name, agreed)
+                changed = True
+        if not changed:
+            break
     env.define(adjoint.seed, env[adjoint.result])
-    for stmt in body[adjoint.n_forward:]:
+    for stmt in ir.flatten_stmts(body[adjoint.n_forward:]):
         if isinstance(stmt, ir.Assign):
             var = adjoint.grad_of.get(stmt.target)
-            env.define(stmt.target, env[var] if var is not None else env.of(stmt.value))
+            if var is not None:
+                env.define(stmt.target, env[var])
+            elif stmt.target not in env.known:
+                env.define(stmt.target, env.of(stmt.value))
     return env
 
 
@@ -538,6 +566,8 @@ def simplify(adjoint: Adjoint, shapes: dict | None = None, log: list | None = No
     appended to ``log`` when one is given.
     """
     env = shape_env(adjoint, shapes or {})
+    if any(isinstance(s, ir.COMPOUND) for s in adjoint.function.body):
+        return _simplify_expressions(adjoint, env, log)
     program = _Program(adjoint, env, log)
     passes = (program.rewrite_expressions, program.inline_unreduce, program.propagate_copies,
               program.inline_single_use, program.reuse_forward, program.remove_dead)
@@ -550,3 +580,30 @@ def simplify(adjoint: Adjoint, shapes: dict | None = None, log: list | None = No
     body = tuple(program.forward + program.backward)
     function = dataclasses.replace(adjoint.function, body=body)
     return dataclasses.replace(adjoint, function=function, n_forward=len(program.forward))
+
+
+def _simplify_expressions(adjoint: Adjoint, env: ShapeEnv, log) -> Adjoint:
+    """With loops or branches, names are reassigned, so the dataflow passes
+    (which assume one assignment per name) are not provably safe: only the
+    expression rewrites run, on every backward statement."""
+
+    def expression(e):
+        return rewrite(lower_unreduce(rewrite(eliminate_unreduce(e, env), env, log), env), env, log)
+
+    def statement(stmt):
+        if isinstance(stmt, (ir.Assign, ir.Return)):
+            return dataclasses.replace(stmt, value=expression(stmt.value))
+        if isinstance(stmt, ir.SetItem):
+            return dataclasses.replace(stmt, value=expression(stmt.value))
+        if isinstance(stmt, ir.If):
+            return dataclasses.replace(stmt, body=block(stmt.body), orelse=block(stmt.orelse))
+        if isinstance(stmt, (ir.For, ir.While)):
+            return dataclasses.replace(stmt, body=block(stmt.body))
+        return stmt
+
+    def block(body):
+        return tuple(statement(s) for s in body)
+
+    body = adjoint.function.body
+    new_body = body[: adjoint.n_forward] + block(body[adjoint.n_forward:])
+    return dataclasses.replace(adjoint, function=dataclasses.replace(adjoint.function, body=new_body))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from gradgen import ir
 from gradgen.activity import active_names
 from gradgen.errors import Location, UnsupportedSyntaxError, UsageError
-from gradgen.normalize import Namer, primitive_args, primitive_of, version_base
+from gradgen.normalize import Namer, is_static, primitive_args, primitive_of, version_base
 from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported
 from gradgen.shapes import static_value
 
@@ -72,18 +72,96 @@ def _static_truth(expr, fail) -> bool:
         fail("this argument must be a literal (a number, None, or a tuple of them)")
 
 
+@dataclass(frozen=True)
+class _Restore:
+    """Placeholder in the backward pass: restore the value a definition
+    overwrote, if that value turns out to be needed (then the forward pass
+    saves it).  Resolved once the whole backward pass is known."""
+
+    definition: object  # the forward ir.Assign / ir.SetItem
+    origins: tuple = ()
+
+
+def _overwriting_definitions(fn: ir.Function) -> set:
+    """ids of the definitions that may overwrite an earlier value of their
+    variable: those inside a loop (they run again), those of a parameter, and
+    those that follow another definition of the same variable on some path
+    (definitions in different branches of one ``if`` exclude each other)."""
+    params = {p.name for p in fn.params}
+    definitions: list = []  # (name, stmt, path, in_loop)
+
+    def visit(body, path, in_loop):
+        for stmt in body:
+            for name in ir.defined_names(stmt):
+                if not isinstance(stmt, ir.For):
+                    definitions.append((name, stmt, path, in_loop))
+            if isinstance(stmt, ir.If):
+                visit(stmt.body, path + ((id(stmt), 0),), in_loop)
+                visit(stmt.orelse, path + ((id(stmt), 1),), in_loop)
+            elif isinstance(stmt, (ir.For, ir.While)):
+                for block in ir.blocks(stmt):
+                    visit(block, path + ((id(stmt), 0),), True)
+
+    def exclusive(a, b) -> bool:
+        return any(x[0] == y[0] and x[1] != y[1] for x, y in zip(a, b))
+
+    visit(fn.body, (), False)
+    overwriting = set()
+    for i, (name, stmt, path, in_loop) in enumerate(definitions):
+        earlier = any(other == name and not exclusive(path, other_path)
+                      for other, _, other_path, _ in definitions[:i])
+        if in_loop or earlier or name in params or isinstance(stmt, ir.SetItem):
+            overwriting.add(id(stmt))
+    return overwriting
+
+
 class _Reverse:
     def __init__(self, fn: ir.Function, wrt: tuple, registry: Registry, filename: str):
         self.fn = fn
         self.registry = registry
         self.filename = filename
         self.active = active_names(fn, wrt, registry)
-        taken = {s.target for s in fn.body if isinstance(s, ir.Assign)}
+        taken = {n for s in ir.flatten_stmts(fn.body) for n in ir.defined_names(s)}
         taken |= {p.name for p in fn.params} | {"np"}
         self.namer = Namer(taken)
         self.grads: dict = {}  # variable -> Name of its current gradient
         self.grad_of: dict = {}
-        self.backward: list = []
+        self.blocks: list = [[]]
+        self.mutable = fn.mutable
+        self.accumulators = self._accumulators()
+        self.integers = self._integer_names()
+
+    # -- analysis
+    def _accumulators(self) -> set:
+        """Variables whose gradient is a running sum: those assigned more than
+        once, and those used inside a loop or branch."""
+        found = {v for v in self.mutable if v in self.active}
+
+        def visit(body, depth):
+            for stmt in body:
+                if depth and isinstance(stmt, (ir.Assign, ir.SetItem)) and (
+                        stmt.target in self.active):
+                    found.update(n for n in ir.names_in(stmt.value) if n in self.active)
+                    found.add(stmt.target)
+                for block in ir.blocks(stmt):
+                    visit(block, depth + 1)
+
+        visit(self.fn.body, 0)
+        return found
+
+    def _integer_names(self) -> set:
+        ints = {s.target for s in ir.flatten_stmts(self.fn.body) if isinstance(s, ir.For)}
+        for stmt in ir.flatten_stmts(self.fn.body):
+            if isinstance(stmt, ir.Assign) and is_static(stmt.value, ints):
+                ints.add(stmt.target)
+        return ints
+
+    @property
+    def backward(self) -> list:
+        return self.blocks[-1]
+
+    def emit(self, stmt) -> None:
+        self.backward.append(stmt)
 
     def fail(self, stmt, message: str, hint: str = ""):
         origin = stmt.origins[0] if stmt.origins else None
@@ -95,16 +173,31 @@ class _Reverse:
     def gradient_var(self, var: str) -> str:
         return self.namer.fresh(gradient_name(var))
 
+    # -- gradients
     def accumulate(self, var: str, expr, origins) -> None:
+        if var in self.accumulators:
+            name = self.grads[var]
+            if (isinstance(expr, ir.Call) and expr.func == "unindex"
+                    and self._basic_index(expr.args[2]) and var in self.array_accumulators):
+                g, _, index = expr.args
+                element = ir.Subscript(name, index)
+                self.emit(ir.SetItem(name.id, index, ir.BinOp("+", element, g), origins))
+            else:
+                self.emit(ir.Assign(name.id, ir.BinOp("+", name, expr), origins))
+            return
         if var in self.grads:
             current = self.grads[var]
             name = self.namer.fresh(f"{current.id.split('@')[0]}@acc")
-            self.backward.append(ir.Assign(name, ir.BinOp("+", current, expr), origins))
+            self.emit(ir.Assign(name, ir.BinOp("+", current, expr), origins))
         else:
             name = self.gradient_var(var)
-            self.backward.append(ir.Assign(name, expr, origins))
+            self.emit(ir.Assign(name, expr, origins))
         self.grads[var] = ir.Name(name)
         self.grad_of[name] = var
+
+    def _basic_index(self, index) -> bool:
+        parts = index.elts if isinstance(index, ir.Tuple) else (index,)
+        return all(isinstance(p, ir.Slice) or is_static(p, self.integers) for p in parts)
 
     def bind(self, rule: Rule, stmt: ir.Assign) -> dict:
         args, kwargs = primitive_args(stmt.value)
@@ -143,7 +236,7 @@ class _Reverse:
             for t in body:
                 if isinstance(t, TAssign):
                     local = self.namer.fresh(f"{t.target}_{version_base(stmt.target)}")
-                    self.backward.append(ir.Assign(local, expand(t.value), stmt.origins))
+                    self.emit(ir.Assign(local, expand(t.value), stmt.origins))
                     env[t.target] = ir.Name(local)
                 elif isinstance(t, TGrad):
                     bound = env[t.param]
@@ -161,34 +254,205 @@ class _Reverse:
         run(rule.body)
         return list(contributions.items())
 
-    def run(self, preserve_result: bool, wrt: tuple) -> Adjoint:
-        fn = self.fn
-        assigns = [s for s in fn.body if isinstance(s, ir.Assign)]
-        ret = fn.body[-1]
-        result = ret.value.id
-        seed = self.namer.fresh(gradient_name(version_base(result)))
-        if result in self.active or result in wrt:
-            self.grads[result] = ir.Name(seed)
-        self.grad_of[seed] = result
-        for stmt in reversed(assigns):
-            if stmt.target not in self.active or stmt.target not in self.grads:
-                continue
+    def zero_of(self, var: str):
+        """A fresh zero gradient for ``var``: an array where elements are written."""
+        if var in self.array_accumulators:
+            return ir.Call("np.zeros_like", (ir.Name(var),))
+        return ir.Const(0.0)
+
+    # -- statements
+    def reverse_block(self, body) -> tuple:
+        self.blocks.append([])
+        for stmt in reversed(body):
+            self.reverse_statement(stmt)
+        return tuple(self.blocks.pop())
+
+    def reverse_statement(self, stmt) -> None:
+        if isinstance(stmt, ir.Assign):
+            self.reverse_assign(stmt)
+        elif isinstance(stmt, ir.SetItem):
+            self.reverse_set_item(stmt)
+        elif isinstance(stmt, ir.If):
+            body, orelse = self.reverse_block(stmt.body), self.reverse_block(stmt.orelse)
+            if body or orelse:
+                self.emit(ir.If(stmt.test, body, orelse, stmt.origins))
+        elif isinstance(stmt, ir.For):
+            body = self.reverse_block(stmt.body)
+            if body:
+                self.emit(ir.For(stmt.target, stmt.start, stmt.stop, stmt.step, body,
+                                 stmt.origins, reverse=True))
+        elif isinstance(stmt, ir.While):
+            body = self.reverse_block(stmt.body)
+            if body:
+                counter = self.trip_counters[id(stmt)]  # keyed by the counted loop
+                self.emit(ir.For(self.namer.fresh("trip"), ir.Const(0), ir.Name(counter),
+                                 ir.Const(1), body, stmt.origins))
+
+    def reverse_assign(self, stmt: ir.Assign) -> None:
+        target = stmt.target
+        if target in self.active and target in self.grads:
+            rule = self.registry.rule(primitive_of(stmt.value) or "")
             if isinstance(stmt.value, ir.Name):
-                contributions = [(stmt.value.id, self.grads[stmt.target])]
+                contributions = [(stmt.value.id, self.grads[target])]
+            elif rule is None:
+                contributions = []  # a constructor like np.zeros: no operand to credit
             else:
-                rule = self.registry.rule(primitive_of(stmt.value))
                 contributions = self.instantiate(rule, stmt)
             for var, expr in contributions:
                 self.accumulate(var, expr, stmt.origins)
+            if target in self.accumulators and target in self.mutable:
+                # The value overwritten here is another value: its gradient starts at zero.
+                self.emit(ir.Assign(self.grads[target].id, self.zero_of(target), stmt.origins))
+        if target in self.mutable:
+            self.emit(_Restore(stmt, stmt.origins))
+
+    def reverse_set_item(self, stmt: ir.SetItem) -> None:
+        target = stmt.target
+        if target in self.active:
+            d_target = self.grads[target]
+            element = ir.Subscript(d_target, stmt.index)
+            value = stmt.value
+            if isinstance(value, ir.Name) and value.id in self.active:
+                if value.id not in self.accumulators:
+                    element = ir.Call("np.copy", (element,))
+                self.accumulate(value.id, element, stmt.origins)
+            # The overwritten elements did not reach the output.
+            self.emit(ir.SetItem(d_target.id, stmt.index, ir.Const(0.0), stmt.origins))
+        self.emit(_Restore(stmt, stmt.origins))
+
+    # -- the tape
+    def add_trip_counters(self, body) -> tuple:
+        """Count the trips of each while loop whose adjoint is a loop."""
+        out = []
+        for stmt in body:
+            if isinstance(stmt, ir.While):
+                counter = self.namer.fresh("trips")
+                increment = ir.Assign(counter, ir.BinOp("+", ir.Name(counter), ir.Const(1)),
+                                      stmt.origins)
+                new = ir.While(stmt.test_body, stmt.test,
+                               self.add_trip_counters(stmt.body) + (increment,), stmt.origins)
+                self.trip_counters[id(new)] = counter
+                out += [ir.Assign(counter, ir.Const(0), stmt.origins), new]
+            elif isinstance(stmt, ir.If):
+                out.append(ir.If(stmt.test, self.add_trip_counters(stmt.body),
+                                 self.add_trip_counters(stmt.orelse), stmt.origins))
+            elif isinstance(stmt, ir.For):
+                out.append(ir.For(stmt.target, stmt.start, stmt.stop, stmt.step,
+                                  self.add_trip_counters(stmt.body), stmt.origins))
+            else:
+                out.append(stmt)
+        return tuple(out)
+
+    def resolve_tape(self, forward: tuple, backward: tuple):
+        """Save exactly the overwritten values the backward pass reads."""
+        read = set()
+        for stmt in ir.flatten_stmts(backward):
+            if not isinstance(stmt, _Restore):
+                read |= ir.names_in(ir.Tuple(ir.stmt_exprs(stmt)))
+        loop_targets = {s.target for s in ir.flatten_stmts(forward) if isinstance(s, ir.For)}
+        overwriting = _overwriting_definitions(self.fn)
+        params = {p.name for p in self.fn.params}
+        defined_first = set(params)  # defined before any overwriting definition runs
+        for stmt in ir.flatten_stmts(self.fn.body):
+            if isinstance(stmt, ir.Assign) and id(stmt) not in overwriting:
+                defined_first.add(stmt.target)
+        taped = {v for v in self.mutable if v in read and v not in loop_targets}
+        stacks = {v: self.namer.fresh(f"{v}_tape") for v in sorted(taped)}
+        pushed: set = set()
+        needs_init: set = set()
+
+        def save(body) -> tuple:
+            out = []
+            for stmt in body:
+                var = getattr(stmt, "target", None)
+                if (isinstance(stmt, (ir.Assign, ir.SetItem)) and var in taped
+                        and id(stmt) in overwriting):
+                    value = ir.Name(var)
+                    if isinstance(stmt, ir.SetItem):
+                        value = ir.Call("np.copy", (ir.Subscript(value, stmt.index),))
+                    elif var not in defined_first:
+                        needs_init.add(var)
+                    out.append(ir.Push(stacks[var], value, stmt.origins))
+                    pushed.add(id(stmt))
+                out.append(_map_blocks(stmt, save))
+            return tuple(out)
+
+        def restore(body) -> tuple:
+            out = []
+            for stmt in body:
+                if isinstance(stmt, _Restore):
+                    definition = stmt.definition
+                    if id(definition) in pushed:
+                        pop = ir.Call(f"{stacks[definition.target]}.pop")
+                        if isinstance(definition, ir.SetItem):
+                            out.append(ir.SetItem(definition.target, definition.index, pop,
+                                                  stmt.origins))
+                        else:
+                            out.append(ir.Assign(definition.target, pop, stmt.origins))
+                    continue
+                out.append(_map_blocks(stmt, restore))
+            return tuple(out)
+
+        new_forward = save(forward)
+        taped = {v for v in taped if any(id(d) in pushed for d in ir.flatten_stmts(forward)
+                                         if getattr(d, "target", None) == v)}
+        prologue = [ir.Assign(stacks[v], ir.Call("list"), ()) for v in sorted(taped)]
+        prologue += [ir.Assign(v, ir.Const(None), ()) for v in sorted(needs_init)]
+        return tuple(prologue) + new_forward, restore(backward), sorted(taped)
+
+    def run(self, preserve_result: bool, wrt: tuple) -> Adjoint:
+        fn = self.fn
+        self.trip_counters = {}
+        body = self.add_trip_counters(fn.body[:-1])
+        ret = fn.body[-1]
+        result = ret.value.id
+        seed = self.namer.fresh(gradient_name(version_base(result)))
+        writes = {s.target for s in ir.flatten_stmts(body) if isinstance(s, ir.SetItem)}
+        overwriting = _overwriting_definitions(fn)
+        top_level = {s.target for s in fn.body if isinstance(s, ir.Assign)
+                     and id(s) not in overwriting}
+        self.array_accumulators = {v for v in self.accumulators
+                                   if v in writes or v in {p.name for p in fn.params}
+                                   or v in top_level}
+        prologue = []
+        for var in sorted(self.accumulators):
+            name = gradient_name(var) if var != result else seed
+            if var != result:
+                name = self.namer.fresh(name)
+                prologue.append(ir.Assign(name, self.zero_of(var), ()))
+            elif var in self.array_accumulators:
+                prologue.append(ir.Assign(name, ir.BinOp("*", ir.Name(name), ir.Call(
+                    "np.ones_like", (ir.Name(var),))), ()))
+            self.grads[var] = ir.Name(name)
+            self.grad_of[name] = var
+        if result in self.active or result in wrt:
+            self.grads[result] = ir.Name(seed)
+        self.grad_of[seed] = result
+        self.blocks = [list(prologue)]
+        for stmt in reversed(body):
+            self.reverse_statement(stmt)
+        forward, backward, _ = self.resolve_tape(body, tuple(self.backward))
         outputs = tuple(
             self.grads.get(w, ir.Call("np.zeros_like", (ir.Name(w),))) for w in wrt
         )
         gradient = outputs[0] if len(outputs) == 1 else ir.Tuple(outputs)
         value = ir.Tuple((ir.Name(result), gradient)) if preserve_result else gradient
         params = fn.params + (ir.Param(seed, ir.Const(1.0)),)
-        body = tuple(assigns) + tuple(self.backward) + (ir.Return(value),)
-        function = ir.Function(fn.name, params, body, fn.docstring)
-        return Adjoint(function, len(assigns), wrt, seed, result, fn, self.grad_of)
+        function = ir.Function(fn.name, params, forward + backward + (ir.Return(value),),
+                               fn.docstring, fn.mutable)
+        return Adjoint(function, len(forward), wrt, seed, result, fn, self.grad_of)
+
+
+def _map_blocks(stmt, fn):
+    """``stmt`` with ``fn`` applied to each of its nested blocks."""
+    if isinstance(stmt, ir.If):
+        return ir.If(stmt.test, fn(stmt.body), fn(stmt.orelse), stmt.origins)
+    if isinstance(stmt, ir.For):
+        return ir.For(stmt.target, stmt.start, stmt.stop, stmt.step, fn(stmt.body),
+                      stmt.origins, stmt.reverse)
+    if isinstance(stmt, ir.While):
+        return ir.While(fn(stmt.test_body), stmt.test, fn(stmt.body), stmt.origins)
+    return stmt
 
 
 def resolve_wrt(fn: ir.Function, wrt: tuple) -> tuple:

@@ -376,32 +376,35 @@ def test_syntax_error_in_source(project: Path):
 
 
 def test_unsupported_construct_is_located(project: Path):
-    (project / "src" / "loop.py").write_text(
+    (project / "src" / "odd.py").write_text(
         textwrap.dedent("""\
             import numpy as np
 
 
             def f(x):
                 y = x
-                while np.sum(y) > 1.0:
+                try:
                     y = y / 2.0
+                except ZeroDivisionError:
+                    pass
                 return np.sum(y)
             """),
         encoding="utf-8",
     )
-    proc = run("generate", "src/loop.py::f", cwd=project, check_rc=2)
-    assert re.search(r"^src/loop\.py:6:\d+: ", proc.stderr, re.M), proc.stderr
+    proc = run("generate", "src/odd.py::f", cwd=project, check_rc=2)
+    assert re.search(r"^src/odd\.py:6:5: ", proc.stderr, re.M), proc.stderr
+    assert not (project / "gen").exists()
 
 
 def test_core_error_from_a_subdirectory_names_the_file_as_seen_from_there(
     project: Path,
 ):
-    (project / "src" / "loop.py").write_text(
-        "import numpy as np\n\n\ndef f(x):\n    while x:\n        x = x\n    return x\n",
+    (project / "src" / "odd.py").write_text(
+        "import numpy as np\n\n\ndef f(x):\n    return np.frobnicate(x)\n",
         encoding="utf-8",
     )
-    proc = run("generate", "loop.py::f", cwd=project / "src", check_rc=2)
-    assert re.search(r"^loop\.py:5:\d+: ", proc.stderr, re.M), proc.stderr
+    proc = run("generate", "odd.py::f", cwd=project / "src", check_rc=2)
+    assert re.search(r"^odd\.py:5:12: .*frobnicate", proc.stderr, re.M), proc.stderr
 
 
 def test_one_bad_target_writes_nothing(project: Path):
@@ -602,7 +605,7 @@ def test_verify_rejects_a_wrong_gradient(project: Path, mine: Path):
         cwd=project,
         check_rc=1,
     )
-    assert "is not real" in proc.stdout
+    assert "not an array of reals" in proc.stdout
 
 
 def test_verify_quiet(project: Path, mine: Path):

@@ -26,11 +26,12 @@ def _error(body, cls=GradgenError, **kwargs):
 @pytest.mark.parametrize("body, line, col, words", [
     ("    return np.fft.fft(x)\n", 5, 12, "no gradient rule for np.fft.fft"),
     ("    z = scipy_thing(x)\n    return z\n", 5, 9, "no gradient rule for scipy_thing"),
-    ("    if x > 0:\n        x = x * 2\n    return x\n", 5, 5, "`if` statements"),
-    ("    for i in range(3):\n        x = x * 2\n    return x\n", 5, 5, "`for` loops"),
+    ("    if x > 0:\n        return x\n    return x\n", 6, 9, "`return` must be the last"),
+    ("    for i in range(3):\n        break\n    return x\n", 6, 9, "`break` is not supported"),
+    ("    for a in zip(x, y):\n        x = x * 2\n    return x\n", 5, 14, "no gradient rule for zip"),
     ("    z = [x, y]\n    return z\n", 5, 9, "list literals"),
     ("    z = lambda t: t\n    return x\n", 5, 9, "lambdas"),
-    ("    x[0] = 1.0\n    return x\n", 5, 5, "assignment to an element"),
+    ("    z[0] = 1.0\n    return x\n", 5, 5, "'z' is used before it is assigned"),
     ("    return x + undefined_name\n", 5, 16, "'undefined_name' is not defined"),
     ("    z = x.cumsum()\n    return z\n", 5, 11, "method .cumsum()"),
     ("    return x, y\n", 5, 12, "several values"),
@@ -55,7 +56,7 @@ def test_unknown_primitive_is_its_own_type_with_a_hint():
 
 
 def test_unsupported_syntax_type():
-    _error("    while x > 0:\n        x = x - 1\n    return x\n", UnsupportedSyntaxError)
+    _error("    with x:\n        pass\n    return x\n", UnsupportedSyntaxError)
 
 
 def test_syntax_error_is_located():

@@ -17,4 +17,4 @@ def grad_affine(X, W, b, d_result=1.0):
     d_X_matmul_W_plus_b = d_result * (
         1 - tanh_X_matmul_W_plus_b * tanh_X_matmul_W_plus_b
     )
-    return np.transpose(X) @ d_X_matmul_W_plus_b, np.sum(d_X_matmul_W_plus_b, axis=0)
+    return X.T @ d_X_matmul_W_plus_b, np.sum(d_X_matmul_W_plus_b, axis=0)

@@ -37,14 +37,14 @@ def grad_mlp_log_loss(W1, b1, W2, b2, X, y, d_loss=1.0):
     d_neg_logits = d_one_plus_exp_neg_logits * exp_neg_logits
     d_logits = -d_neg_logits
     # Grad of: logits = hidden @ W2 + b2
-    d_hidden = d_logits @ np.transpose(W2)
+    d_hidden = d_logits @ W2.T
     # Grad of: hidden = np.maximum(X @ W1 + b1, 0)
     d_X_matmul_W1_plus_b1 = d_hidden * np.heaviside(X_matmul_W1_plus_b1, 0.5)
     # Grad of: logits = hidden @ W2 + b2
     # Grad of: hidden = np.maximum(X @ W1 + b1, 0)
     return (
-        np.transpose(X) @ d_X_matmul_W1_plus_b1,
+        X.T @ d_X_matmul_W1_plus_b1,
         np.sum(d_X_matmul_W1_plus_b1, axis=0),
-        np.transpose(hidden) @ d_logits,
+        hidden.T @ d_logits,
         np.sum(d_logits, axis=0),
     )
