@@ -210,7 +210,7 @@ def stmt_exprs(stmt) -> tuple:
     if isinstance(stmt, While):
         return (stmt.test,)
     if isinstance(stmt, Push):
-        return (stmt.value,)
+        return (Name(stmt.stack), stmt.value)
     if isinstance(stmt, Pop):
         return ()
     raise TypeError(stmt)
@@ -291,7 +291,14 @@ def walk(expr) -> Iterator:
 
 
 def names_in(expr) -> set[str]:
-    return {e.id for e in walk(expr) if isinstance(e, Name)}
+    """Names read by ``expr``; ``stack.pop()`` reads ``stack``."""
+    names = set()
+    for e in walk(expr):
+        if isinstance(e, Name):
+            names.add(e.id)
+        elif isinstance(e, Call) and e.func.endswith(".pop"):
+            names.add(e.func[: -len(".pop")])
+    return names
 
 
 def map_children(expr, fn):

@@ -146,17 +146,40 @@ def ndim(shape) -> int | None:
     return len(shape) if isinstance(shape, tuple) else None
 
 
+CONSTRUCTORS = frozenset({"np.zeros", "np.ones", "np.empty", "np.full"})
+
+
 class ShapeEnv:
-    """Shapes of names, extended statement by statement."""
+    """Shapes of names, extended statement by statement; ``dims`` holds the
+    values of integer names that are dimensions (``T = x.shape[0]``)."""
 
     def __init__(self, known: dict | None = None):
         self.known = dict(known or {})
+        self.dims: dict = {}
+
+    def dim(self, expr):
+        """The size an integer expression denotes: an int, a symbol, or None."""
+        if isinstance(expr, ir.Const) and type(expr.value) is int:
+            return expr.value
+        if isinstance(expr, ir.Name):
+            return self.dims.get(expr.id)
+        if (isinstance(expr, ir.Subscript) and isinstance(expr.value, ir.Attribute)
+                and expr.value.attr == "shape" and isinstance(expr.index, ir.Const)):
+            shape = self.of(expr.value.value)
+            i = expr.index.value
+            if isinstance(shape, tuple) and type(i) is int and -len(shape) <= i < len(shape):
+                return shape[i]
+        return None
 
     def __getitem__(self, name):
         return self.known.get(name)
 
-    def define(self, name: str, shape) -> None:
+    def define(self, name: str, shape, value=None) -> None:
         self.known[name] = shape
+        if value is not None and shape == ():
+            size = self.dim(value)
+            if size is not None:
+                self.dims[name] = size
 
     def of(self, expr):
         """The shape of ``expr``'s value, or None when nothing can be proved."""
@@ -206,6 +229,10 @@ class ShapeEnv:
             return self.of(args[2])
         if f in SCALAR_CALLS:
             return ()
+        if f in CONSTRUCTORS and args:
+            target = args[0]
+            parts = target.elts if isinstance(target, ir.Tuple) else (target,)
+            return tuple(self.dim(p) for p in parts)
         if f in ("np.matmul", "np.dot") and len(args) == 2:
             return matmul_shape(self.of(args[0]), self.of(args[1]))
         if f == "np.outer" and len(args) == 2:
@@ -262,8 +289,9 @@ class ShapeEnv:
                 full = part.lower is None and part.upper is None and part.step is None
                 dims.append(shape[position] if full else None)
                 position += 1
-            elif isinstance(part, ir.Const) and type(part.value) is int:
-                position += 1
+            elif (isinstance(part, ir.Const) and type(part.value) is int) or (
+                    not isinstance(part, ir.Const) and self.of(part) == ()):
+                position += 1  # an integer index drops its axis
             else:
                 return None  # ellipsis, index arrays: not modelled
         return tuple(dims) + shape[position:]

@@ -60,7 +60,8 @@ def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
     mutable = adjoint.function.mutable
     # Optimistic fixed point: a name assigned several times starts with the shape
     # of its first assignment and keeps it only while every assignment agrees.
-    forward = list(ir.flatten_stmts(body[: adjoint.n_forward]))
+    forward = [s for s in ir.flatten_stmts(body[: adjoint.n_forward])
+               if not (isinstance(s, ir.Assign) and s.value == ir.Const(None))]  # tape slots
     for stmt in forward:
         if isinstance(stmt, ir.For):
             env.define(stmt.target, ())
@@ -72,10 +73,10 @@ def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
             if isinstance(stmt, ir.Assign) and stmt.target in mutable:
                 candidates.setdefault(stmt.target, []).append(env.of(stmt.value))
             elif isinstance(stmt, ir.Assign):
-                env.define(stmt.target, env.of(stmt.value))
+                env.define(stmt.target, env.of(stmt.value), stmt.value)
         changed = False
         for name, found in candidates.items():
-            agreed = found[0] if all(same_shape(found[0], f) for f in found) else None
+            agreed = found[0] if all(f == found[0] for f in found) else None
             if agreed != env[name]:
                 env.define(name, agreed)
                 changed = True
@@ -605,5 +606,91 @@ def _simplify_expressions(adjoint: Adjoint, env: ShapeEnv, log) -> Adjoint:
         return tuple(statement(s) for s in body)
 
     body = adjoint.function.body
-    new_body = body[: adjoint.n_forward] + block(body[adjoint.n_forward:])
-    return dataclasses.replace(adjoint, function=dataclasses.replace(adjoint.function, body=new_body))
+    forward, backward = drop_unread_tapes(body[: adjoint.n_forward],
+                                          block(body[adjoint.n_forward:]))
+    forward, backward = remove_dead_top_level(forward, backward)
+    function = dataclasses.replace(adjoint.function, body=forward + backward)
+    return dataclasses.replace(adjoint, function=function, n_forward=len(forward))
+
+
+def _pop_stack(stmt):
+    value = getattr(stmt, "value", None)
+    if isinstance(stmt, (ir.Assign, ir.SetItem)) and isinstance(value, ir.Call) and (
+            value.func.endswith(".pop") and not value.args):
+        return value.func[: -len(".pop")]
+    return None
+
+
+def drop_unread_tapes(forward: tuple, backward: tuple) -> tuple:
+    """Stop saving values that the simplified backward pass no longer reads:
+    their pushes, pops, list and placeholder go."""
+    stack_of = {s.stack: s for s in ir.flatten_stmts(forward) if isinstance(s, ir.Push)}
+    var_of = {stack: (push.value.id if isinstance(push.value, ir.Name)
+                      else push.value.args[0].value.id) for stack, push in stack_of.items()}
+    read = set()
+    for stmt in ir.flatten_stmts(backward):
+        if _pop_stack(stmt) is None:
+            read |= ir.names_in(ir.Tuple(ir.stmt_exprs(stmt)))
+    unread = {stack for stack, var in var_of.items() if var not in read}
+    if not unread:
+        return forward, backward
+    placeholders = {var_of[s] for s in unread}
+
+    def keep(stmt) -> bool:
+        if isinstance(stmt, ir.Push):
+            return stmt.stack not in unread
+        if _pop_stack(stmt) in unread:
+            return False
+        if isinstance(stmt, ir.Assign) and stmt.target in unread:
+            return False  # the list itself
+        if isinstance(stmt, ir.Assign) and stmt.value == ir.Const(None) and (
+                stmt.target in placeholders):
+            return False
+        return True
+
+    def block(body):
+        out = []
+        for stmt in body:
+            if keep(stmt):
+                out.append(_map_nested(stmt, block))
+        return tuple(out)
+
+    return block(forward), block(backward)
+
+
+def _map_nested(stmt, fn):
+    if isinstance(stmt, ir.If):
+        return dataclasses.replace(stmt, body=fn(stmt.body), orelse=fn(stmt.orelse))
+    if isinstance(stmt, ir.For):
+        return dataclasses.replace(stmt, body=fn(stmt.body))
+    if isinstance(stmt, ir.While):
+        return dataclasses.replace(stmt, test_body=fn(stmt.test_body), body=fn(stmt.body))
+    return stmt
+
+
+def remove_dead_top_level(forward: tuple, backward: tuple) -> tuple:
+    """Drop top-level assignments whose value nothing after them reads.
+
+    Sound with loops and branches: a top-level statement runs once, and only
+    statements after it (nested ones included) can read what it assigns."""
+    body = list(forward + backward)
+    n_forward = len(forward)
+    while True:
+        read_after: set = set()
+        dead = None
+        for index in range(len(body) - 1, -1, -1):
+            stmt = body[index]
+            if (isinstance(stmt, ir.Assign) and stmt.target not in read_after
+                    and not _has_side_effect(stmt.value)):
+                dead = index
+                break
+            for inner in ir.flatten_stmts([stmt]):
+                read_after |= ir.names_in(ir.Tuple(ir.stmt_exprs(inner)))
+        if dead is None:
+            return tuple(body[:n_forward]), tuple(body[n_forward:])
+        del body[dead]
+        n_forward -= dead < n_forward
+
+
+def _has_side_effect(expr) -> bool:
+    return any(isinstance(e, ir.Call) and e.func.endswith(".pop") for e in ir.walk(expr))
