@@ -12,6 +12,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+TOOLS = ("forward", "handwritten", "gradgen", "gradgen+shapes")
+
 
 def traced_peak(fn) -> int:
     """Bytes: traced peak during ``fn()`` minus traced memory just before it."""
@@ -29,13 +31,13 @@ def traced_peak(fn) -> int:
 
 
 def measure(workload, log=print) -> dict:
-    """Peak bytes of forward, hand-written and gradgen on one workload."""
+    """Peak bytes of forward, hand-written, gradgen and gradgen+shapes on one workload."""
     from bench import peers
 
     inputs = workload.make_inputs()
     input_bytes = sum(getattr(a, "nbytes", 0) for a in inputs)
     row = {"workload": workload.key, "label": workload.label, "input_bytes": input_bytes}
-    for tool in ("forward", "handwritten", "gradgen"):
+    for tool in TOOLS:
         try:
             prepared = peers.prepare(tool, workload, inputs)
             prepared.call()  # warm: first-call allocations (caches) out of the way
@@ -43,7 +45,7 @@ def measure(workload, log=print) -> dict:
         except Exception as exc:  # noqa: BLE001 - a failing tool is a result
             row[tool] = {"status": f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"}
     fwd = row["forward"].get("peak_bytes")
-    for tool in ("handwritten", "gradgen"):
+    for tool in TOOLS[1:]:
         peak = row[tool].get("peak_bytes")
         if fwd and peak is not None:
             row[tool]["ratio_to_forward"] = peak / fwd
@@ -53,7 +55,7 @@ def measure(workload, log=print) -> dict:
         + ": "
         + ", ".join(
             f"{t} {row[t]['peak_bytes'] / 2**20:.1f} MiB" if "peak_bytes" in row[t] else f"{t} {row[t]['status']}"
-            for t in ("forward", "handwritten", "gradgen")
+            for t in TOOLS
         )
     )
     return row

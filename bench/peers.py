@@ -10,6 +10,9 @@ Tools:
 - ``forward``      the example function itself (NumPy): the baseline
 - ``handwritten``  the gradient in ``examples/handwritten.py``
 - ``gradgen``      ``gradgen.grad(func, wrt)``: the generated module, compiled
+- ``gradgen+shapes`` the same with the workload's shape annotations
+                   (``shapes={"X": "n c", ...}``), which let the simplifier prove
+                   ``unbroadcast``/``ones_like`` away
 - ``autograd``     ``autograd.grad`` on the same function with ``np`` rebound to
                    ``autograd.numpy``
 - ``jax``          ``jax.grad`` eager (op-by-op dispatch), ``np`` rebound to ``jax.numpy``
@@ -41,12 +44,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-TOOLS = ["forward", "handwritten", "gradgen", "autograd", "jax", "jax.jit", "torch"]
+TOOLS = ["forward", "handwritten", "gradgen", "gradgen+shapes", "autograd", "jax", "jax.jit", "torch"]
+OURS = ["forward", "handwritten", "gradgen", "gradgen+shapes"]
 PEERS = ["autograd", "jax", "jax.jit", "torch"]
 LABELS = {
     "forward": "forward (NumPy)",
     "handwritten": "hand-written",
     "gradgen": "gradgen",
+    "gradgen+shapes": "gradgen (shapes)",
     "autograd": "autograd",
     "jax": "JAX eager",
     "jax.jit": "jax.jit",
@@ -197,6 +202,8 @@ def prepare(tool: str, workload, inputs: tuple) -> Prepared:
         return Prepared(lambda: hw(*inputs), _numpy_tuple)
     if tool == "gradgen":
         return _prepare_gradgen(func, wrt, inputs)
+    if tool == "gradgen+shapes":
+        return _prepare_gradgen(func, wrt, inputs, shapes=workload.shapes)
     if tool == "autograd":
         return _prepare_autograd(func, wrt, inputs)
     if tool in ("jax", "jax.jit"):
@@ -206,11 +213,11 @@ def prepare(tool: str, workload, inputs: tuple) -> Prepared:
     raise ValueError(f"unknown tool {tool!r}")
 
 
-def _prepare_gradgen(func, wrt, inputs) -> Prepared:
+def _prepare_gradgen(func, wrt, inputs, shapes=None) -> Prepared:
     import gradgen
 
     t0 = time.perf_counter()
-    g = gradgen.grad(func, wrt=wrt)
+    g = gradgen.grad(func, wrt=wrt, shapes=shapes) if shapes else gradgen.grad(func, wrt=wrt)
     setup = time.perf_counter() - t0
     return Prepared(lambda: g(*inputs), _numpy_tuple, setup, "generate + compile")
 

@@ -12,6 +12,7 @@ COLORS = {
     "forward": "#9e9e9e",
     "handwritten": "#4d4d4d",
     "gradgen": "#d62728",
+    "gradgen+shapes": "#f4a6a6",
     "autograd": "#1f77b4",
     "jax": "#2ca02c",
     "jax.jit": "#98df8a",

@@ -178,9 +178,17 @@ def _err(exc: BaseException) -> str:
     return f"error: {type(exc).__name__}" + (f": {text[0][:160]}" if text else "")
 
 
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def run_workload(w, tools, timing: dict) -> dict:
     """Prepare, check and time every tool on one workload."""
     log(f"[runtime] {w.label} ({w.size})")
+    load_before = _loadavg()
     inputs = w.make_inputs()
     row = {
         "key": w.key,
@@ -242,10 +250,14 @@ def run_workload(w, tools, timing: dict) -> dict:
         t = row["tools"][tool].get("median_s")
         if g and t and tool != "gradgen":
             row["tools"][tool]["ratio_to_gradgen"] = t / g
-    f = row["tools"].get("forward", {}).get("median_s")
-    h = row["tools"].get("handwritten", {}).get("median_s")
-    row["gradgen_over_forward"] = g / f if g and f else None
-    row["gradgen_over_handwritten"] = g / h if g and h else None
+    for tool in ("gradgen", "gradgen+shapes"):
+        if tool in row["tools"]:
+            ratios = _baseline_ratios(row, tool)
+            prefix = tool.replace("+", "_")
+            row[f"{prefix}_over_forward"] = ratios["over_forward"]
+            row[f"{prefix}_over_handwritten"] = ratios["over_hand"]
+            row[f"{prefix}_over_handwritten_best"] = ratios["over_hand_best"]
+    row["loadavg_1min"] = [load_before, _loadavg()]
     del inputs
     gc.collect()
     return row
@@ -394,27 +406,38 @@ def render_markdown(res: dict) -> str:
         out += ["## Gradient run time", ""]
         out.append(
             "Median time per call. In parentheses: that tool's time divided by gradgen's "
-            "(**> 1: gradgen is faster**). `grad/fwd`: gradgen's gradient time over the forward "
-            "pass alone. `gg/hand`: gradgen over the hand-written gradient (goal: ≤ 1.10). "
+            "(**> 1: gradgen is faster**). `gradgen` is `gradgen.grad(f, wrt)` as a user calls it; "
+            "`gradgen (shapes)` passes the inputs' shape annotations too (`shapes={\"X\": \"n c\", "
+            "...}`), which let the simplifier prove `unbroadcast`/`ones_like` away. "
             "Every gradient was checked against gradgen's (`allclose`, rtol 1e-6) before timing; "
             "a disagreement is marked **MISMATCH**."
         )
         out.append("")
-        header = ["workload"] + [labels[t] for t in tools] + ["grad/fwd", "gg/hand", "≤ 1.1×?"]
+        header = ["workload"] + [labels[t] for t in tools]
+        body = [[r["label"]] + [_cell(r["tools"].get(t, {}), t, r.get("reference")) for t in tools] for r in rows]
+        out += [_table(header, body), ""]
+        out += ["### gradgen against the forward pass and the hand-written gradient", "",
+                "`grad/fwd`: gradient time over the forward pass alone. `/hand`: over the hand-written "
+                "gradient, from the medians (goal: ≤ 1.10×) and from the fastest round of each "
+                "(`best`, the least disturbed by other processes).", ""]
+        header = ["workload", "gradgen grad/fwd", "gradgen / hand", "(best)", "≤ 1.1×?",
+                  "shapes grad/fwd", "shapes / hand", "(best)", "≤ 1.1×?"]
         body = []
         for r in rows:
-            ref = r.get("reference")
-            gh = r.get("gradgen_over_handwritten")
-            body.append(
-                [r["label"]]
-                + [_cell(r["tools"].get(t, {}), t, ref) for t in tools]
-                + [
-                    fmt_ratio(r.get("gradgen_over_forward")),
-                    fmt_ratio(gh),
-                    "—" if gh is None else ("yes" if gh <= 1.1 else "**no**"),
-                ]
-            )
+            cells = [r["label"]]
+            for t in ("gradgen", "gradgen+shapes"):
+                ratios = _baseline_ratios(r, t)
+                gh = ratios["over_hand"]
+                cells += [fmt_ratio(ratios["over_forward"]), fmt_ratio(gh), fmt_ratio(ratios["over_hand_best"]),
+                          "—" if gh is None else ("yes" if gh <= 1.1 else "**no**")]
+            body.append(cells)
         out += [_table(header, body), ""]
+        loads = [x for r in rows for x in (r.get("loadavg_1min") or []) if x is not None]
+        if loads:
+            out += [f"1-minute load average while timing: {min(loads):.1f} to {max(loads):.1f} on "
+                    f"{m['cores']} cores" + (" (other processes were running: large, memory-bound "
+                    "workloads are the most affected; interleaved rounds keep the ratios fairer than "
+                    "the absolute times)" if max(loads) > 1.2 else "") + ".", ""]
         bad = [
             (r["label"], t, r["tools"][t].get("mismatch"), r.get("reference"))
             for r in rows
@@ -516,13 +539,14 @@ def render_markdown(res: dict) -> str:
         mrows = []
         for r in mem:
             cells = [r["label"], fmt_bytes(r["input_bytes"])]
-            for t in ("forward", "handwritten", "gradgen"):
+            for t in memory.TOOLS:
                 e = r.get(t, {})
                 cells.append(fmt_bytes(e["peak_bytes"]) if "peak_bytes" in e else short(e.get("status", "—")))
-            cells.append(fmt_ratio(r.get("gradgen", {}).get("ratio_to_forward")))
-            cells.append(fmt_ratio(r.get("handwritten", {}).get("ratio_to_forward")))
+            for t in memory.TOOLS[1:]:
+                cells.append(fmt_ratio(r.get(t, {}).get("ratio_to_forward")))
             mrows.append(cells)
-        out += [_table(["workload", "inputs", "forward", "hand-written", "gradgen", "gradgen/fwd", "hand/fwd"], mrows), ""]
+        out += [_table(["workload", "inputs"] + [labels[t] for t in memory.TOOLS]
+                       + [f"{labels[t]} / fwd" for t in memory.TOOLS[1:]], mrows), ""]
         out += ["The loop example (a gradient through a Python `for` loop) is pending: it is not in "
                 "`examples/` yet.", ""]
 
@@ -580,6 +604,22 @@ def render_markdown(res: dict) -> str:
     return "\n".join(out)
 
 
+def _baseline_ratios(row: dict, tool: str) -> dict:
+    """``tool``'s time over the forward pass and over the hand-written gradient (median and best)."""
+    t = row["tools"].get(tool, {})
+    f = row["tools"].get("forward", {})
+    h = row["tools"].get("handwritten", {})
+
+    def div(a, b):
+        return a / b if a and b else None
+
+    return {
+        "over_forward": div(t.get("median_s"), f.get("median_s")),
+        "over_hand": div(t.get("median_s"), h.get("median_s")),
+        "over_hand_best": div(t.get("min_s"), h.get("min_s")),
+    }
+
+
 def collect_errors(res: dict) -> list[tuple[str, str]]:
     """(where, message) of every error status in the results, deduplicated by message."""
     found, seen = [], set()
@@ -598,7 +638,7 @@ def collect_errors(res: dict) -> list[tuple[str, str]]:
         add(f"scaling, {r['statements']} statements", r.get("status"))
     add("import", (res.get("import") or {}).get("status"))
     for r in res.get("memory") or []:
-        for t in ("forward", "handwritten", "gradgen"):
+        for t in memory.TOOLS:
             add(f"memory, {t}, {r['label']}", r.get(t, {}).get("status"))
     return found
 
@@ -775,19 +815,22 @@ def run_runtime(selected, tools, mode: str, args) -> tuple[list[dict], dict]:
                    "--threads", str(args.threads), "--peers", ",".join(t for t in tools if t in peers.PEERS) or "none"]
             if mode != "full":
                 cmd.append(f"--{mode}")
-            proc = subprocess.run(cmd, cwd=ROOT, env=thread_env(args.threads), timeout=900)
-            if proc.returncode == 0 and out.exists():
+            try:
+                proc = subprocess.run(cmd, cwd=ROOT, env=thread_env(args.threads), timeout=900)
+                code = proc.returncode
+            except subprocess.TimeoutExpired:
+                code = "timeout (900 s)"
+            if code == 0 and out.exists():
                 payload = json.loads(out.read_text())
                 rows += payload["rows"]
                 threads = payload["threads"]
                 continue
         for w in group:  # the worker died: record it, go on
-            log(f"    worker for {w.key} failed (exit {proc.returncode})")
+            log(f"    worker for {w.key} failed ({code})")
             rows.append({
                 "key": w.key, "label": w.label, "function": f"{w.module.split('.')[-1]}.{w.function}",
                 "size": w.size, "wrt": list(w.wrt), "notes": w.notes, "reference": None,
-                "tools": {t: {"status": f"error: worker process exited {proc.returncode}"} for t in tools},
-                "gradgen_over_forward": None, "gradgen_over_handwritten": None,
+                "tools": {t: {"status": f"error: worker process failed ({code})"} for t in tools},
             })
     return rows, threads
 
@@ -804,7 +847,7 @@ def main(argv=None) -> dict:
         bad = set(chosen_peers) - set(peers.PEERS)
         if bad:
             raise SystemExit(f"unknown peer(s): {', '.join(sorted(bad))}")
-    tools = ["forward", "handwritten", "gradgen"] + [t for t in peers.PEERS if t in chosen_peers]
+    tools = list(peers.OURS) + [t for t in peers.PEERS if t in chosen_peers]
     if args.worker:
         run_worker(args, mode, tools)
         return {}

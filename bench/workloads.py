@@ -31,7 +31,7 @@ class Workload:
     size: str  # human-readable size
     nbytes_hint: int = 0  # bytes of the largest input, to order/skip work
     notes: str = ""
-    extra: dict = field(default_factory=dict)
+    shapes: dict = field(default_factory=dict)  # gradgen shape annotations, for "gradgen+shapes"
 
     def func(self):
         import importlib
@@ -124,6 +124,7 @@ def cosine(n: int) -> Workload:
         size=f"X, Y: ({n},)",
         nbytes_hint=8 * n,
         notes="gradient w.r.t. X",
+        shapes={"X": "n", "Y": "n"},
     )
 
 
@@ -138,6 +139,7 @@ def l2(n: int) -> Workload:
         handwritten="L2_norm_grad",
         size=f"X: ({n},)",
         nbytes_hint=8 * n,
+        shapes={"X": "n"},
     )
 
 
@@ -153,6 +155,7 @@ def softmax(n: int, c: int) -> Workload:
         size=f"X, T: ({n}, {c})",
         nbytes_hint=8 * n * c,
         notes="T one-hot; gradient w.r.t. X",
+        shapes={"X": "n c", "T": "n c"},
     )
 
 
@@ -168,6 +171,7 @@ def mlp(n: int, d: int = 30, h: int = 50) -> Workload:
         size=f"X: ({n}, {d}), W1: ({d}, {h}), W2: ({h}, 1)",
         nbytes_hint=8 * max(n * d, d * h),
         notes="gradient w.r.t. W1, b1, W2, b2",
+        shapes={"W1": "d h", "b1": "h", "W2": "h 1", "b2": "1", "X": "n d", "y": "n 1"},
     )
 
 
@@ -182,6 +186,7 @@ def scalar() -> Workload:
         handwritten="sin_plus_xy_grads",
         size="x, y: Python float",
         notes="gradient w.r.t. x and y",
+        shapes={"x": "", "y": ""},
     )
 
 

@@ -7,7 +7,19 @@ this package's doors onto it are the Python API below, the ``gradgen`` CLI
 
 __version__ = "0.1.0"
 
-from gradgen.api import compile_module, grad, grad_from_source, source, source_from_text
+from gradgen.api import (
+    compile_module,
+    grad,
+    grad_from_source,
+    hvp,
+    hvp_from_source,
+    jvp,
+    jvp_from_source,
+    source,
+    source_from_text,
+    vjp,
+    vjp_from_source,
+)
 from gradgen.decorator import differentiable
 from gradgen.errors import (
     GradgenError,
@@ -34,6 +46,12 @@ __all__ = [
     "differentiable",
     "grad",
     "grad_from_source",
+    "hvp",
+    "hvp_from_source",
+    "jvp",
+    "jvp_from_source",
     "source",
     "source_from_text",
+    "vjp",
+    "vjp_from_source",
 ]

@@ -20,9 +20,18 @@ from gradgen.errors import SourceNotFoundError
 from gradgen.options import Options
 
 
+_PREFIXES = {"reverse": "grad_", "forward": "jvp_", "callback": "vjp_", "hvp": "hvp_"}
+
+
 def gradient_name(function: str) -> str:
     """The name of the generated gradient function of ``function``."""
     return f"grad_{function}"
+
+
+def function_name(function: str, mode: str = "reverse") -> str:
+    """The name of what ``mode`` generates for ``function``: ``grad_f``,
+    ``jvp_f`` (forward), ``vjp_f`` (callback) or ``hvp_f``."""
+    return _PREFIXES[mode] + function
 
 
 def _numpy_imports(func) -> list:
@@ -89,14 +98,19 @@ def _display_path(filename: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None) -> str:
-    """The source text of a standalone module holding ``func``'s gradient."""
+def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
+           mode: str = "reverse", explain: list | None = None) -> str:
+    """The source text of a standalone module holding ``func``'s gradient
+    (or, with ``mode``, its JVP, callback-style forward pass or HVP).
+
+    ``explain``: a list to which each simplifier rewrite applied is appended
+    (``rule: before -> after``), to see why the output looks as it does."""
     text, filename, name, line_offset = _function_source(func)
-    options = Options.make(wrt, preserve_result, simplify, shapes=shapes)
+    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
     from gradgen import driver
 
     return driver.generate_module(text, [(name, options)], filename=filename,
-                                  line_offset=line_offset)
+                                  line_offset=line_offset, explain=explain)
 
 
 def source_from_text(
@@ -107,9 +121,10 @@ def source_from_text(
     simplify: bool = True,
     shapes=None,
     filename: str = "<string>",
+    mode: str = "reverse",
 ) -> str:
     """Like :func:`source`, for a function given as module source text."""
-    options = Options.make(wrt, preserve_result, simplify, shapes=shapes)
+    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
     from gradgen import driver
 
     return driver.generate_module(text, [(function, options)], filename=filename)
@@ -147,3 +162,66 @@ def grad_from_source(
     """Like :func:`grad`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename)
     return compile_module(module)[gradient_name(function)]
+
+
+# ---------------------------------------------------------------- other modes
+
+
+def _compiled(module_text: str, function: str, mode: str, what: str):
+    return compile_module(module_text, f"<{what} of {function}>")[function_name(function, mode)]
+
+
+def jvp(func, wrt=(0,), simplify: bool = True, shapes=None):
+    """Forward mode: ``jvp_f(*args, *tangents) -> (output, tangent of the output)``.
+
+    One tangent per ``wrt`` parameter, in ``wrt`` order, each of its
+    parameter's shape; they come after ``func``'s parameters (before any
+    parameter that has a default).
+    """
+    text = source(func, wrt, False, simplify, shapes, mode="forward")
+    return _compiled(text, func.__name__, "forward", "JVP")
+
+
+def jvp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
+                    filename: str = "<string>"):
+    """Like :func:`jvp`, for a function given as module source text."""
+    module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "forward")
+    return _compiled(module, function, "forward", "JVP")
+
+
+def vjp(func, wrt=(0,), simplify: bool = True, shapes=None):
+    """Callback style (Thinc): ``vjp_f(*args) -> (output, backprop)``.
+
+    ``backprop(d_output=1.0)`` returns the gradient (a tuple in ``wrt`` order
+    for several), from the forward values it closes over; it can be called
+    any number of times.
+    """
+    text = source(func, wrt, False, simplify, shapes, mode="callback")
+    return _compiled(text, func.__name__, "callback", "VJP")
+
+
+def vjp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
+                    filename: str = "<string>"):
+    """Like :func:`vjp`, for a function given as module source text."""
+    module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "callback")
+    return _compiled(module, function, "callback", "VJP")
+
+
+def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None):
+    """Hessian-vector products, forward mode over the generated gradient.
+
+    ``hvp_f(*args, *vectors, d_output=1.0) -> H @ v``: one vector per ``wrt``
+    parameter (of its shape); for several, the result is a tuple in ``wrt``
+    order (the blocks of the Hessian times the stacked vector).  With
+    ``preserve_result=True``: ``(gradient, H @ v)``.
+    """
+    text = source(func, wrt, preserve_result, simplify, shapes, mode="hvp")
+    return _compiled(text, func.__name__, "hvp", "HVP")
+
+
+def hvp_from_source(text: str, function: str, wrt=(0,), preserve_result: bool = False,
+                    simplify: bool = True, shapes=None, filename: str = "<string>"):
+    """Like :func:`hvp`, for a function given as module source text."""
+    module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
+                              "hvp")
+    return _compiled(module, function, "hvp", "HVP")

@@ -2,7 +2,7 @@
 
 Commands::
 
-    gradgen generate [SRC.py::FUNC ...] [--wrt a,b] [-o DIR] [--no-simplify] [--quiet]
+    gradgen generate [SRC.py::FUNC ...] [--wrt a,b] [--mode M] [-o DIR] [--no-simplify] [--quiet]
     gradgen check    [SRC.py::FUNC ...] [same options]   # exit 1 if anything is stale
     gradgen diff     [SRC.py::FUNC ...] [same options]   # print the diffs, exit 0
     gradgen show     SRC.py::FUNC [...] [--wrt a,b] [--no-simplify]
@@ -14,7 +14,10 @@ function of a Python file.  ``generate`` groups targets by source file and
 writes one standalone module per source file, ``DIR/<stem>_grad.py`` (the
 gradient of ``examples/cosine.py::L2_norm`` goes to
 ``generated/cosine_grad.py`` as ``grad_L2_norm``); the functions of one file
-appear in the order the targets are given.  Two source files with the same
+appear in the order the targets are given.  ``--mode`` (or ``mode`` in the
+table) generates something else, into a module of its own per source file:
+``forward`` (``jvp_FUNC``, ``<stem>_jvp.py``), ``callback`` (``vjp_FUNC``,
+``<stem>_vjp.py``) or ``hvp`` (``hvp_FUNC``, ``<stem>_hvp.py``).  Two source files with the same
 stem cannot share an output folder.  Everything is generated in memory first:
 if any target fails, nothing is written.  Files are written atomically (see
 :mod:`gradgen.fileio`) and only when their content changes.
@@ -93,6 +96,10 @@ from gradgen.fileio import normalize_newlines, read_text, write_if_changed
 
 PROG = "gradgen"
 OUTPUT_SUFFIX = "_grad.py"
+# One module per source file and mode: grad_f, jvp_f, vjp_f and hvp_f go to
+# <stem>_grad.py, <stem>_jvp.py, <stem>_vjp.py and <stem>_hvp.py.
+MODE_SUFFIXES = {"reverse": OUTPUT_SUFFIX, "forward": "_jvp.py", "callback": "_vjp.py",
+                 "hvp": "_hvp.py"}
 REGENERATE_PREFIX = "# Regenerate with: "  # the header line gradgen.emit writes
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEFAULT_SHAPE = (3,)
@@ -151,11 +158,15 @@ def _abspath(path: str | Path, base: Path) -> Path:
     return Path(os.path.normpath(os.path.join(base, path)))
 
 
-def _options(wrt, simplify, preserve_result, shapes=None):
+def _options(wrt, simplify, preserve_result, shapes=None, mode="reverse"):
     from gradgen.options import Options
 
     return Options.make(
-        wrt=wrt, preserve_result=preserve_result, simplify=simplify, shapes=shapes
+        wrt=wrt,
+        preserve_result=preserve_result,
+        simplify=simplify,
+        shapes=shapes,
+        mode=mode,
     )
 
 
@@ -192,9 +203,10 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             if args.preserve_result is not None
             else config.preserve_result
         )
+        mode = args.mode if getattr(args, "mode", None) is not None else config.mode
         for spec in args.targets:
             path, function = parse_target(spec)
-            options = _options(wrt, simplify, preserve)
+            options = _options(wrt, simplify, preserve, mode=mode)
             specs.append((_abspath(path, cwd), function, options, spec, None))
         flags = []
         if tuple(wrt) != tuple(config.wrt):
@@ -203,6 +215,8 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             flags.append("--simplify" if simplify else "--no-simplify")
         if preserve != config.preserve_result:
             flags.append("--preserve-result" if preserve else "--no-preserve-result")
+        if mode != config.mode:
+            flags += ["--mode", mode]
     else:
         if not allow_config_targets or not config.targets:
             where = (
@@ -214,7 +228,8 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                 f"no targets: give SRC.py::FUNC on the command line ({where})",
                 hint='or add [tool.gradgen] targets = ["src.py::func"] to pyproject.toml',
             )
-        changed = {"wrt": False, "simplify": False, "preserve_result": False}
+        changed = {"wrt": False, "simplify": False, "preserve_result": False,
+                   "mode": False}
         for t in config.targets:
             base = {
                 "wrt": t.wrt if t.wrt is not None else config.wrt,
@@ -224,11 +239,12 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                     if t.preserve_result is not None
                     else config.preserve_result
                 ),
+                "mode": t.mode if t.mode is not None else config.mode,
             }
             base["wrt"] = tuple(base["wrt"])
             value = dict(base)
             for key in value:
-                flag = getattr(args, key)
+                flag = getattr(args, key, None)
                 if flag is not None:
                     value[key] = tuple(flag) if key == "wrt" else flag
                     changed[key] = changed[key] or value[key] != base[key]
@@ -237,6 +253,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                 value["simplify"],
                 value["preserve_result"],
                 dict(t.shapes) if t.shapes else None,
+                value["mode"],
             )
             specs.append(
                 (_abspath(t.path, root), t.function, options, t.spec, t.location)
@@ -250,15 +267,17 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             flags.append(
                 "--preserve-result" if args.preserve_result else "--no-preserve-result"
             )
+        if changed["mode"]:
+            flags += ["--mode", args.mode]
     out_flags = [] if outdir == default_outdir else ["-o", _rel(outdir, root)]
 
     modules: dict[str, Module] = {}
     outputs: dict[Path, Module] = {}
     for source, function, options, spec, location in specs:
-        key = os.path.normcase(str(source))
+        key = (os.path.normcase(str(source)), options.mode)
         module = modules.get(key)
         if module is None:
-            output = outdir / (source.stem + OUTPUT_SUFFIX)
+            output = outdir / (source.stem + MODE_SUFFIXES[options.mode])
             other = outputs.get(output)
             if other is not None:
                 raise UsageError(
@@ -444,7 +463,8 @@ def find_orphans(plan: Plan) -> list[Path]:
     for folder in sorted({m.output.parent for m in plan.modules}):
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*" + OUTPUT_SUFFIX)):
+        paths = {p for suffix in MODE_SUFFIXES.values() for p in folder.glob("*" + suffix)}
+        for path in sorted(paths):
             if path not in produced and regenerate_command(path) == command:
                 orphans.append(path)
     return orphans
@@ -895,6 +915,16 @@ def _add_options(
             action=argparse.BooleanOptionalAction,
             default=None,
             help="gradient functions return (value, gradient) (default: off)",
+        )
+    if preserve:
+        parser.add_argument(
+            "--mode",
+            choices=list(MODE_SUFFIXES),
+            default=None,
+            help="what to generate: reverse (grad_FUNC, the gradient; default), "
+            "forward (jvp_FUNC: output and tangent), callback (vjp_FUNC: output and "
+            "a backprop function) or hvp (hvp_FUNC: Hessian-vector products); "
+            "each mode has its own module, DIR/<stem>_{grad,jvp,vjp,hvp}.py",
         )
     if output:
         parser.add_argument(

@@ -15,12 +15,15 @@ error that names the line of ``pyproject.toml``, and the CLI exits with 2)::
     output = "generated"          # folder for generated modules (default "generated")
     simplify = true               # run the simplifier (default true)
     preserve_result = false       # gradients return (value, gradient) (default false)
+    mode = "reverse"              # reverse (grad_f, into <stem>_grad.py), forward
+                                  # (jvp_f, <stem>_jvp.py), callback (vjp_f,
+                                  # <stem>_vjp.py) or hvp (hvp_f, <stem>_hvp.py)
     wrt = [0]                     # default wrt for every target: indices and/or
                                   # parameter names, or one of them (default [0])
     targets = [                   # SRC.py::FUNC, SRC.py relative to the pyproject
       "examples/cosine.py::L2_norm",
       # a table overrides the defaults above for one target; keys: target
-      # (required), wrt, simplify, preserve_result, and shapes (shape
+      # (required), wrt, simplify, preserve_result, mode, and shapes (shape
       # annotations such as {X = "n d"}, see gradgen.options.Options)
       { target = "examples/cosine.py::cosine_similarity", wrt = ["x", "y"] },
     ]
@@ -53,8 +56,9 @@ PYPROJECT = "pyproject.toml"
 DEFAULT_OUTPUT = "generated"
 DEFAULT_WRT: tuple[int | str, ...] = (0,)
 
-TOP_KEYS = ("output", "preserve_result", "simplify", "targets", "wrt")
-TARGET_KEYS = ("preserve_result", "shapes", "simplify", "target", "wrt")
+TOP_KEYS = ("mode", "output", "preserve_result", "simplify", "targets", "wrt")
+TARGET_KEYS = ("mode", "preserve_result", "shapes", "simplify", "target", "wrt")
+MODES = ("reverse", "forward", "callback", "hvp")  # as gradgen.options.MODES
 _VCS_MARKERS = (".git", ".hg")
 
 
@@ -74,6 +78,7 @@ class TargetSpec:
     wrt: tuple[int | str, ...] | None = None
     simplify: bool | None = None
     preserve_result: bool | None = None
+    mode: str | None = None
     shapes: tuple[tuple[str, str], ...] | None = None
     location: Location | None = None
 
@@ -91,6 +96,7 @@ class Config:
     output: str = DEFAULT_OUTPUT
     simplify: bool = True
     preserve_result: bool = False
+    mode: str = "reverse"
     wrt: tuple[int | str, ...] = DEFAULT_WRT
     targets: tuple[TargetSpec, ...] = field(default=())
     has_table: bool = False
@@ -303,6 +309,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
         )
     simplify = _bool(table, "simplify", True, where)
     preserve = _bool(table, "preserve_result", False, where)
+    mode = _mode(table.get("mode", "reverse"), where.key("mode"))
     wrt = _wrt(table.get("wrt", list(DEFAULT_WRT)), where.key("wrt"))
     raw_targets = table.get("targets", [])
     if not isinstance(raw_targets, list):
@@ -313,7 +320,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
     targets = tuple(_target(item, where) for item in raw_targets)
     seen: dict[tuple[str, str], TargetSpec] = {}
     for target in targets:
-        key = (os.path.normpath(target.path), target.function)
+        key = (os.path.normpath(target.path), target.function, target.mode or mode)
         if key in seen:
             raise ConfigError(
                 f"target {target.spec!r} is listed twice", target.location
@@ -325,6 +332,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
         output=output,
         simplify=simplify,
         preserve_result=preserve,
+        mode=mode,
         wrt=wrt,
         targets=targets,
         has_table=True,
@@ -345,6 +353,13 @@ def _bool(table: dict, key: str, default: bool, where: _Locator) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
         raise ConfigError(f"{key} must be true or false, not {value!r}", where.key(key))
+    return value
+
+
+def _mode(value: Any, location: Location | None) -> str:
+    if value not in MODES:
+        raise ConfigError(f"invalid mode {value!r}", location,
+                          hint="mode is one of: " + ", ".join(MODES))
     return value
 
 
@@ -411,12 +426,14 @@ def _target(item: Any, where: _Locator) -> TargetSpec:
                 hint='e.g. shapes = { X = "n d", w = "d" }',
             )
         shapes = tuple(sorted(raw.items()))
+    target_mode = _mode(item["mode"], location) if "mode" in item else None
     return TargetSpec(
         path,
         function,
         wrt=wrt,
         simplify=flags["simplify"],
         preserve_result=flags["preserve_result"],
+        mode=target_mode,
         shapes=shapes,
         location=location,
     )

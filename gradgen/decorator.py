@@ -14,7 +14,12 @@
     f.grad_source   # the generated module text, as `gradgen` would print it
 
 ``@differentiable(wrt=("x", "y"), preserve_result=True)`` takes the options of
-:func:`gradgen.grad`. Generation happens at decoration time, so an error in
+:func:`gradgen.grad`.  ``mode=`` picks what is generated and attached, under
+its own names so that decorators stack: ``"reverse"`` (default) ``f.grad``
+and ``f.grad_source``; ``"forward"`` ``f.jvp`` (``f.jvp(*args, *tangents)``
+-> ``(output, tangent)``) and ``f.jvp_source``; ``"callback"`` ``f.vjp``
+(``f.vjp(*args)`` -> ``(output, backprop)``) and ``f.vjp_source``; ``"hvp"``
+``f.hvp`` (Hessian-vector products) and ``f.hvp_source``. Generation happens at decoration time, so an error in
 the function (a :class:`~gradgen.errors.GradgenError` with file:line:col)
 surfaces at import, where it points at the decorated code.
 
@@ -50,6 +55,8 @@ from gradgen.options import Options
 
 __all__ = ["differentiable"]
 
+_ATTRIBUTES = {"reverse": "grad", "forward": "jvp", "callback": "vjp", "hvp": "hvp"}
+
 
 def differentiable(
     func=None,
@@ -58,13 +65,15 @@ def differentiable(
     preserve_result: bool = False,
     simplify: bool = True,
     shapes=None,
+    mode: str = "reverse",
 ):
-    """Attach ``.grad`` and ``.grad_source`` to ``func`` and return ``func`` itself.
+    """Attach ``.grad`` and ``.grad_source`` to ``func`` and return ``func`` itself
+    (``.jvp``, ``.vjp`` or ``.hvp`` and their ``_source`` with another ``mode``).
 
     Use as ``@differentiable`` or ``@differentiable(wrt=..., ...)``; the
-    options are those of :func:`gradgen.grad`.
+    options are those of :func:`gradgen.grad`, plus ``mode``.
     """
-    options = Options.make(wrt, preserve_result, simplify, shapes=shapes)
+    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
 
     def decorate(f):
         _attach(f, options)
@@ -119,8 +128,9 @@ def _attach(func, options: Options) -> None:
             preserve_result=options.preserve_result,
             simplify=options.simplify,
             shapes=dict(options.shapes) or None,
+            mode=options.mode,
         )
-        gradient_name = api.gradient_name(name)
+        gradient_name = api.function_name(name, options.mode)
         code = compile(module_text, display, "exec", dont_inherit=True)
         gradient = _run(code)[gradient_name]
         cache.put(key, module_text, gradient_name, code)
@@ -128,8 +138,9 @@ def _attach(func, options: Options) -> None:
     # Tracebacks through the gradient show the generated lines.
     lines = module_text.splitlines(True)
     linecache.cache[display] = (len(module_text), None, lines, display)
-    func.grad = gradient
-    func.grad_source = module_text
+    attribute = _ATTRIBUTES[options.mode]
+    setattr(func, attribute, gradient)
+    setattr(func, f"{attribute}_source", module_text)
 
 
 def _run(code) -> dict:

@@ -167,8 +167,11 @@ def _check_small(small, index, statements, context, depth):
             fail(small, "`return` must be the last statement of the function",
                  "assign the output to a name in each branch and return it once at the end")
         if isinstance(small.value, cst.Tuple):
-            fail(small.value, "returning several values is not supported yet",
-                 "return one array or scalar (e.g. the loss)")
+            for element in small.value.elements:
+                if isinstance(element, cst.StarredElement) or isinstance(element.value, cst.Tuple):
+                    fail(element.value, "return a flat tuple of values")
+                context.expression(element.value)
+            return
         context.expression(small.value)
         return
     if isinstance(small, cst.Assign):

@@ -435,7 +435,15 @@ class _Normalizer:
             value = self.lower(small.value)
             if self.inlining:
                 return self.atom(value, f"{self.inlining[-1]}_result")
-            if not isinstance(value, ir.Name):
+            if isinstance(value, ir.Tuple):  # several outputs, each a name
+                names = []
+                for k, element in enumerate(value.elts, 1):
+                    if not isinstance(element, ir.Name):
+                        self.assign(f"{RESULT_NAME}_{k}", element)
+                        element = ir.Name(self.current[f"{RESULT_NAME}_{k}"])
+                    names.append(element)
+                value = ir.Tuple(tuple(names))
+            elif not isinstance(value, ir.Name):
                 self.assign(RESULT_NAME, value)
                 value = ir.Name(self.current[RESULT_NAME])
             self.body.append(ir.Return(value, self.origin))

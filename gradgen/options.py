@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODES = ("reverse",)
+# reverse: grad_f, the gradient; forward: jvp_f, (output, tangent of the output);
+# callback: vjp_f, (output, backprop) with backprop(d_output) -> gradient (Thinc);
+# hvp: hvp_f, Hessian-vector products (forward mode over the gradient).
+MODES = ("reverse", "forward", "callback", "hvp")
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,9 @@ class Options:
     wrt: parameters to differentiate with respect to, by index or name.
     preserve_result: the gradient function returns ``(value, gradient)``.
     simplify: run the simplifier (``False`` keeps the raw adjoint, for debugging).
-    mode: ``"reverse"`` (a gradient function).
+    mode: ``"reverse"`` (a gradient function), ``"forward"`` (a JVP),
+        ``"callback"`` (forward pass returning ``(output, backprop)``) or
+        ``"hvp"`` (Hessian-vector products); see ``MODES``.
     shapes: optional ``{param: "n d"}`` shape annotations; they add to
         annotations written in the function's signature.
     """
@@ -41,5 +46,9 @@ class Options:
         """Build Options from loose user values (an int, a name, a list, a dict)."""
         if isinstance(wrt, (int, str)):
             wrt = (wrt,)
+        if mode not in MODES:
+            from gradgen.errors import UsageError
+
+            raise UsageError(f"unknown mode {mode!r}", hint=f"modes: {', '.join(MODES)}")
         shape_items = tuple(sorted((shapes or {}).items()))
         return Options(tuple(wrt), bool(preserve_result), bool(simplify), mode, shape_items)

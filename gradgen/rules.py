@@ -7,13 +7,22 @@ primitives whose outputs carry no gradient; ``helpers.py`` provides the
 run-time helpers a rule may call.  Users add rules for their own functions by
 passing more rule files (``load_registry(extra=[path])``): later files
 override earlier ones.
+
+Forward mode (:mod:`gradgen.forward`) reads the same rules: ``linear(...)``
+and ``multilinear(...)`` declarations (``forward_rules.py``, or any rule
+file) say that a primitive's tangent is the primitive itself applied to the
+tangents of the named parameters; every other primitive's tangent is derived
+from its ``@adjoint`` rule by transposing it.  ``helper_rules.py`` holds the
+rules of the run-time helpers, so that generated gradients can be
+differentiated again.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -71,6 +80,19 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Linearity:
+    """``linear(p, args=(...))`` / ``multilinear(p, args=(...))``: the tangent of
+    ``p`` is ``p`` itself applied to the tangents of ``args`` (parameter names
+    of ``p``'s ``@adjoint`` rule): jointly (``linear``: one application, an
+    inactive argument replaced by 0) or one argument at a time, the others
+    left as they are (``multilinear``: one term per active argument)."""
+
+    kind: str  # "linear" or "multilinear"
+    args: tuple
+    where: str
+
+
+@dataclass(frozen=True)
 class Helper:
     name: str
     source: str
@@ -82,6 +104,7 @@ class Registry:
     rules: Mapping
     nondifferentiable: frozenset
     helpers: Mapping  # in definition order
+    tangents: Mapping = field(default_factory=lambda: MappingProxyType({}))  # primitive -> Linearity (forward mode)
 
     def rule(self, primitive: str) -> Rule | None:
         return self.rules.get(primitive)
@@ -220,6 +243,43 @@ def _load_rules(rf: _RuleFile, rules: dict, nondiff: set) -> None:
             rules[primitive] = rule
 
 
+def _load_linearity(rf: _RuleFile, rules: Mapping, tangents: dict) -> None:
+    """``linear(p1, p2, ..., args=("x", ...))`` and ``multilinear(...)`` calls."""
+    for stmt in rf.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+                continue
+            call = small.value
+            kind = dotted_name(call.func)
+            if kind not in ("linear", "multilinear"):
+                continue
+            keywords = [a for a in call.args if a.keyword is not None]
+            if len(keywords) != 1 or keywords[0].keyword.value != "args":
+                raise rf.error(call, f'{kind}(...) needs args=("param", ...) after the primitives')
+            try:
+                args = ast.literal_eval(rf.module.code_for_node(keywords[0].value))
+            except (ValueError, SyntaxError):
+                args = None
+            if isinstance(args, str):
+                args = (args,)
+            if not (isinstance(args, tuple) and args and all(isinstance(a, str) for a in args)):
+                raise rf.error(keywords[0], "args= must be a tuple of parameter names")
+            positional = cst.Call(func=call.func, args=[a for a in call.args if a.keyword is None])
+            line = rf.positions[stmt].start.line
+            for primitive in rf.primitive_names(positional):
+                rule = rules.get(primitive)
+                if rule is None:
+                    raise rf.error(call, f"{primitive} has no @adjoint rule: declare its "
+                                         "reverse rule first (forward mode reads its parameters)")
+                unknown = [a for a in args if a not in rule.params]
+                if unknown:
+                    raise rf.error(keywords[0], f"{primitive} has no parameter {unknown[0]!r} "
+                                                f"(its rule {rule.name} takes {', '.join(rule.params)})")
+                tangents[primitive] = Linearity(kind, args, f"{rf.path.name}:{line}")
+
+
 def _load_helpers(rf: _RuleFile) -> dict:
     functions = [s for s in rf.module.body if isinstance(s, cst.FunctionDef)]
     names = {f.name.value for f in functions}
@@ -248,7 +308,13 @@ def load_registry(extra: tuple = ()) -> Registry:
     folder = templates_dir()
     rules: dict = {}
     nondiff: set = set()
-    for path in [folder / "numpy_rules.py", *map(Path, extra)]:
-        _load_rules(_RuleFile(path), rules, nondiff)
+    files = [_RuleFile(path) for path in
+             [folder / "numpy_rules.py", folder / "helper_rules.py", *map(Path, extra)]]
+    for rf in files:
+        _load_rules(rf, rules, nondiff)
+    tangents: dict = {}
+    for rf in [_RuleFile(folder / "forward_rules.py"), *files[2:]]:
+        _load_linearity(rf, rules, tangents)
     helpers = _load_helpers(_RuleFile(folder / "helpers.py"))
-    return Registry(MappingProxyType(rules), frozenset(nondiff), MappingProxyType(helpers))
+    return Registry(MappingProxyType(rules), frozenset(nondiff), MappingProxyType(helpers),
+                    MappingProxyType(tangents))

@@ -130,6 +130,10 @@ def reduce_shape(shape, axis_expr, keepdims_expr):
 
 
 def matmul_shape(a, b):
+    if isinstance(a, Opaque) and isinstance(b, (Opaque, tuple)) or (
+            isinstance(b, Opaque) and isinstance(a, tuple)):
+        # Unknown ranks, but the product of the same operands has one shape.
+        return Opaque(frozenset({f"matmul({_key(a)},{_key(b)})"}))
     if not isinstance(a, tuple) or not isinstance(b, tuple) or not a or not b:
         return None
     if len(a) == 1 and len(b) == 1:
@@ -140,6 +144,10 @@ def matmul_shape(a, b):
         return a[:-1]
     batch = broadcast(a[:-2], b[:-2])
     return None if batch is None else batch + (a[-2], b[-1])
+
+
+def _key(shape) -> str:
+    return str(sorted(shape.keys)) if isinstance(shape, Opaque) else str(shape)
 
 
 def ndim(shape) -> int | None:

@@ -82,7 +82,8 @@ def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
                 changed = True
         if not changed:
             break
-    env.define(adjoint.seed, env[adjoint.result])
+    for seed, output in adjoint.seeds or ((adjoint.seed, adjoint.result),):
+        env.define(seed, env[output])
     for stmt in ir.flatten_stmts(body[adjoint.n_forward:]):
         if isinstance(stmt, ir.Assign):
             var = adjoint.grad_of.get(stmt.target)

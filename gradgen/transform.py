@@ -38,6 +38,7 @@ class Adjoint:
     result: str
     primal: ir.Function
     grad_of: dict  # gradient variable -> the variable it is the gradient of
+    seeds: tuple = ()  # one (seed, output) pair per returned value
 
 
 def gradient_name(var: str) -> str:
@@ -405,8 +406,10 @@ class _Reverse:
         self.trip_counters = {}
         body = self.add_trip_counters(fn.body[:-1])
         ret = fn.body[-1]
-        result = ret.value.id
-        seed = self.namer.fresh(gradient_name(version_base(result)))
+        outputs = ret.value.elts if isinstance(ret.value, ir.Tuple) else (ret.value,)
+        results = [o.id for o in outputs]
+        seeds = [self.namer.fresh(gradient_name(version_base(r))) for r in results]
+        result, seed = results[0], seeds[0]
         writes = {s.target for s in ir.flatten_stmts(body) if isinstance(s, ir.SetItem)}
         overwriting = _overwriting_definitions(fn)
         top_level = {s.target for s in fn.body if isinstance(s, ir.Assign)
@@ -425,10 +428,17 @@ class _Reverse:
                     "np.ones_like", (ir.Name(var),))), ()))
             self.grads[var] = ir.Name(name)
             self.grad_of[name] = var
-        if result in self.active or result in wrt:
-            self.grads[result] = ir.Name(seed)
-        self.grad_of[seed] = result
         self.blocks = [list(prologue)]
+        for out, out_seed in zip(results, seeds):
+            self.grad_of[out_seed] = out
+            if out not in self.active and out not in wrt:
+                continue
+            if out in self.accumulators and out != result:
+                self.accumulate(out, ir.Name(out_seed), ret.origins)
+            elif out in self.grads and ir.Name(out_seed) != self.grads[out]:
+                self.accumulate(out, ir.Name(out_seed), ret.origins)
+            else:
+                self.grads[out] = ir.Name(out_seed)
         for stmt in reversed(body):
             self.reverse_statement(stmt)
         forward, backward, _ = self.resolve_tape(body, tuple(self.backward))
@@ -436,11 +446,15 @@ class _Reverse:
             self.grads.get(w, ir.Call("np.zeros_like", (ir.Name(w),))) for w in wrt
         )
         gradient = outputs[0] if len(outputs) == 1 else ir.Tuple(outputs)
-        value = ir.Tuple((ir.Name(result), gradient)) if preserve_result else gradient
-        params = fn.params + (ir.Param(seed, ir.Const(1.0)),)
+        value = ir.Tuple((ret.value, gradient)) if preserve_result else gradient
+        # The first output is differentiated by default (a loss returned with
+        # auxiliary values); other seeds weight the other outputs.
+        params = fn.params + tuple(ir.Param(s, ir.Const(1.0 if i == 0 else 0.0))
+                                   for i, s in enumerate(seeds))
         function = ir.Function(fn.name, params, forward + backward + (ir.Return(value),),
                                fn.docstring, fn.mutable)
-        return Adjoint(function, len(forward), wrt, seed, result, fn, self.grad_of)
+        return Adjoint(function, len(forward), wrt, seed, result, fn, self.grad_of,
+                       tuple(zip(seeds, results)))
 
 
 def _map_blocks(stmt, fn):

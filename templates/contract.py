@@ -38,3 +38,13 @@ def nondifferentiable(*primitives):
 def unsupported(message):
     """In a rule, refuse a static case (e.g. an ``ord=``) with this message."""
     raise NotImplementedError(message)
+
+
+def linear(*primitives, args):
+    """Forward mode: the primitives are linear in the parameters ``args`` jointly;
+    their tangent is the primitive applied to the tangents (see forward_rules.py)."""
+
+
+def multilinear(*primitives, args):
+    """Forward mode: the primitives are linear in each of ``args`` separately;
+    their tangent is a sum of one application per active argument."""

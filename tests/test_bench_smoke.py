@@ -5,10 +5,16 @@ No timing is asserted: the numbers depend on the machine. Peers are not used.
 
 import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from bench import gen_scaling, run, workloads
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # bench/ and examples/ live at the repository root
+    sys.path.insert(0, ROOT)
+
+from bench import gen_scaling, run, workloads  # noqa: E402
 
 
 def test_tiny_run_writes_results(tmp_path):
@@ -28,7 +34,7 @@ def test_tiny_run_writes_results(tmp_path):
     )
     assert res["mode"] == "tiny"
     data = json.loads((tmp_path / "results.json").read_text())
-    assert data["tools"] == ["forward", "handwritten", "gradgen"]
+    assert data["tools"] == ["forward", "handwritten", "gradgen", "gradgen+shapes"]
     [row] = data["runtime"]
     assert row["key"].startswith("L2_norm")
     for tool in ("forward", "handwritten"):

@@ -289,3 +289,36 @@ def test_unsupported_constructs_are_refused_with_a_location():
         with pytest.raises(gradgen.GradgenError) as info:
             gradgen.source_from_text(text, "f", filename="m.py")
         assert words in str(info.value) and str(info.value).startswith("m.py:"), str(info.value)
+
+
+MULTI = '''
+import numpy as np
+
+
+def loss_and_aux(x, w):
+    pred = np.tanh(x @ w)
+    loss = np.sum(pred * pred)
+    norm = np.sum(w * w)
+    return loss, norm
+
+
+def pair(x):
+    return np.sum(np.sin(x)), np.sum(x * x)
+'''
+
+
+@pytest.mark.parametrize("simplify", [True, False])
+def test_several_outputs_first_by_default_or_any_mix_by_seeds(simplify):
+    ns: dict = {}
+    exec(MULTI, ns)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    grad = gradgen.grad_from_source(MULTI, "loss_and_aux", wrt="w", simplify=simplify)
+    first = lambda x, w: ns["loss_and_aux"](x, w)[0]  # noqa: E731
+    second = lambda x, w: ns["loss_and_aux"](x, w)[1]  # noqa: E731
+    check_grads(first, (x, w), wrt=1, grad=lambda x, w, s: grad(x, w, s))
+    check_grads(second, (x, w), wrt=1, grad=lambda x, w, s: grad(x, w, 0.0, s))
+    mix = lambda x, w: 2.0 * first(x, w) + 3.0 * second(x, w)  # noqa: E731
+    check_grads(mix, (x, w), wrt=1, grad=lambda x, w, s: grad(x, w, 2.0 * s, 3.0 * s))
+    value, dw = gradgen.grad_from_source(MULTI, "pair", preserve_result=True)(w)
+    assert len(value) == 2
+    np.testing.assert_allclose(dw, np.cos(w))
