@@ -80,9 +80,33 @@ def _function_source(func) -> tuple[str, str, str, int]:
                 "or call gradgen.source_from_text(text, name) yourself"
             ),
         ) from None
-    imports = _numpy_imports(func)
+    callees = _callees(func, {name})
+    imports = list(dict.fromkeys(
+        _numpy_imports(func) + [line for c in callees for line in _numpy_imports(c)]))
     text = "\n".join(imports) + "\n" + textwrap.dedent("".join(lines))
+    for callee in callees:  # after the function, so its line numbers stay exact
+        text += "\n\n" + textwrap.dedent(inspect.getsource(callee))
     return text, _display_path(filename), name, first - 1 - len(imports)
+
+
+def _callees(func, seen: set) -> list:
+    """The Python functions ``func`` calls through its globals (helpers of its
+    module, or imported from the user's own modules), recursively, in a
+    deterministic order; gradgen inlines them."""
+    found = []
+    for name in func.__code__.co_names:
+        value = func.__globals__.get(name)
+        if (name in seen or not isinstance(value, types.FunctionType)
+                or value.__name__ != name):
+            continue
+        try:
+            inspect.getsource(value)
+        except (OSError, TypeError):
+            continue  # no source: the fence reports the call
+        seen.add(name)
+        found.append(value)
+        found += _callees(value, seen)
+    return found
 
 
 def _display_path(filename: str) -> str:

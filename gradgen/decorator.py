@@ -94,6 +94,8 @@ def _key(func, options: Options) -> tuple[str, str, str]:
     from gradgen import api
 
     lines = _definition_lines(func)
+    if api._callees(func, {func.__name__}):
+        lines = None  # the module text includes callees: key on all of it
     if lines is None:  # Python 3.10, or no source: the exact (slower) way
         # (raises SourceNotFoundError for lambdas, exec'd strings, the REPL)
         text, filename, name, _ = api._function_source(func)

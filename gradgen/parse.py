@@ -10,6 +10,7 @@ canonical ``np.*`` names.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -64,10 +65,57 @@ def _numpy_aliases(module: cst.Module) -> dict:
     return aliases
 
 
+def _imported_functions(module: cst.Module, filename: str, seen: set) -> str:
+    """Source of the functions that ``module`` imports from the user's own
+    modules (``from mylib import f``, resolved next to ``filename``)."""
+    folder = os.path.dirname(os.path.abspath(filename))
+    texts = []
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not (isinstance(small, cst.ImportFrom) and small.module is not None
+                    and not isinstance(small.names, cst.ImportStar)):
+                continue
+            dotted = cst.Module(body=[]).code_for_node(small.module)
+            if dotted.split(".")[0] == "numpy":
+                continue
+            base = os.path.join(folder, *dotted.split("."))
+            path = next((p for p in (base + ".py", os.path.join(base, "__init__.py"))
+                         if os.path.isfile(p)), None)
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            wanted = {a.name.value for a in small.names if a.asname is None}
+            try:
+                other = cst.parse_module(open(path, encoding="utf-8").read())
+            except (OSError, cst.ParserSyntaxError):
+                continue
+            imports = [cst.Module(body=[]).code_for_node(s) for s in other.body
+                       if isinstance(s, cst.SimpleStatementLine)
+                       and isinstance(s.body[0], (cst.Import, cst.ImportFrom))]
+            for node in other.body:
+                if isinstance(node, cst.FunctionDef) and node.name.value in wanted:
+                    texts.append(other.code_for_node(node))
+            texts += [t for t in imports if "numpy" in t]
+            texts.append(_imported_functions(other, path, seen))
+    return "\n".join(t for t in texts if t)
+
+
 def parse_function(
     text: str, function: str, filename: str = "<string>", line_offset: int = 0
 ) -> ParsedFunction:
-    """Parse ``text`` and return the top-level function named ``function``."""
+    """Parse ``text`` and return the top-level function named ``function``.
+
+    Functions the text imports from the user's own modules next to
+    ``filename`` are appended to it, so that calls to them can be inlined."""
+    if os.path.isfile(filename):
+        try:
+            extra = _imported_functions(cst.parse_module(text), filename, set())
+        except cst.ParserSyntaxError:
+            extra = ""  # reported below, with its location
+        if extra:
+            text = text.rstrip("\n") + "\n\n\n" + extra + "\n"
     lines = tuple(text.splitlines())
     try:
         module = cst.parse_module(text)

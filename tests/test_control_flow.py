@@ -322,3 +322,36 @@ def test_several_outputs_first_by_default_or_any_mix_by_seeds(simplify):
     value, dw = gradgen.grad_from_source(MULTI, "pair", preserve_result=True)(w)
     assert len(value) == 2
     np.testing.assert_allclose(dw, np.cos(w))
+
+
+def test_api_inlines_helpers_of_the_module_and_imported_ones(tmp_path, monkeypatch):
+    (tmp_path / "mylib.py").write_text(
+        "import numpy as xp\n\n\ndef softplus(z):\n    return xp.log1p(xp.exp(z))\n")
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\nfrom mylib import softplus\n\n\n"
+        "def scaled(v):\n    return 2.0 * softplus(v)\n\n\n"
+        "def loss(x, w):\n    return np.sum(scaled(x * w))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    model = importlib.import_module("model")
+    x, w = rng.standard_normal(4), rng.standard_normal(4)
+    check_grads(model.loss, (x, w), wrt=(0, 1), grad=gradgen.grad(model.loss, wrt=(0, 1)))
+    assert "def grad_loss" in gradgen.source(model.loss)
+
+
+def test_cli_inlines_functions_imported_from_the_users_modules(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "mylib.py").write_text(
+        "import numpy as np\n\n\ndef softplus(z):\n    return np.log1p(np.exp(z))\n")
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\nfrom mylib import softplus\n\n\n"
+        "def loss(x):\n    return np.sum(softplus(x))\n")
+    out = subprocess.run([sys.executable, "-m", "gradgen", "show", "model.py::loss"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    namespace = gradgen.compile_module(out.stdout)
+    x = rng.standard_normal(3)
+    np.testing.assert_allclose(namespace["grad_loss"](x), 1 / (1 + np.exp(-x)))
