@@ -10,7 +10,7 @@ import numpy as np
 def vjp_unit_rows(X):
     """Forward pass of unit_rows, with a callback for its gradient.
 
-    Returns (output, backprop); backprop(d_result=1.0) returns the gradient
+    Returns (output, backprop); backprop(d_result) returns the gradient
     with respect to X, given d_result, the gradient of the output.
     """
     X_times_X = X * X
@@ -34,7 +34,7 @@ def vjp_unit_rows(X):
 def vjp_logsumexp_rows(H):
     """Forward pass of logsumexp_rows, with a callback for its gradient.
 
-    Returns (output, backprop); backprop(d_result=1.0) returns the gradient
+    Returns (output, backprop); backprop(d_result) returns the gradient
     with respect to H, given d_result, the gradient of the output.
     """
     m = np.max(H, axis=1, keepdims=True)

@@ -10,7 +10,7 @@ def hvp_cosine_loss(X, Y, t_X, d_result=1.0):
     """Hessian-vector product of cosine_loss with respect to X.
 
     The derivative of grad_cosine_loss (the gradient) along v = t_X;
-    d_result weights the output (default 1.0). Returns H @ v.
+    d_result weights the output (as in the gradient). Returns H @ v.
     """
     X_times_X = X * X
     sum_X_times_X = np.sum(X_times_X)
@@ -47,10 +47,9 @@ def hvp_cosine_loss(X, Y, t_X, d_result=1.0):
     # Grad of: xnorm = np.sqrt(np.sum(X * X))
     d_sum_X_times_X = d_xnorm / two_times_xnorm
     # Grad of: similarity = np.sum(X * Y) / (xnorm * ynorm)
-    # Grad of: xnorm = np.sqrt(np.sum(X * X))
     two_times_d_sum_X_times_X = 2 * d_sum_X_times_X
-    # Tangent of grad of: similarity = np.sum(X * Y) / (xnorm * ynorm)
     t_d_sum_X_times_Y = -(t_xnorm_times_ynorm / xnorm_times_ynorm * d_sum_X_times_Y)
+    # Tangent of grad of: similarity = np.sum(X * Y) / (xnorm * ynorm)
     t_d_xnorm_times_ynorm_part = t_similarity * d_similarity
     t_d_xnorm_times_ynorm_part_2 = (
         t_d_xnorm_times_ynorm_part / xnorm_times_ynorm
@@ -64,7 +63,6 @@ def hvp_cosine_loss(X, Y, t_X, d_result=1.0):
         t_d_xnorm / two_times_xnorm
         - t_two_times_xnorm / two_times_xnorm * d_sum_X_times_X
     )
-    # Tangent of grad of: xnorm = np.sqrt(np.sum(X * X))
     # Tangent of grad of: similarity = np.sum(X * Y) / (xnorm * ynorm)
     t_two_times_d_sum_X_times_X = 2 * t_d_sum_X_times_X
     return t_d_sum_X_times_Y * Y + (

@@ -10,7 +10,7 @@ import numpy as np
 def vjp_L2_norm(X):
     """Forward pass of L2_norm, with a callback for its gradient.
 
-    Returns (output, backprop); backprop(d_XX_sqrt=1.0) returns the gradient
+    Returns (output, backprop); backprop(d_XX_sqrt) returns the gradient
     with respect to X, given d_XX_sqrt, the gradient of the output.
     """
     XX = X * X
@@ -31,7 +31,7 @@ def vjp_L2_norm(X):
 def vjp_cosine_loss(X, Y):
     """Forward pass of cosine_loss, with a callback for its gradient.
 
-    Returns (output, backprop); backprop(d_result=1.0) returns the gradient
+    Returns (output, backprop); backprop(d_result) returns the gradient
     with respect to X, given d_result, the gradient of the output.
     """
     X_times_X = X * X

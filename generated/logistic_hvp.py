@@ -10,7 +10,7 @@ def hvp_logistic_loss(w, b, X, y, t_w, d_loss=1.0):
     """Hessian-vector product of logistic_loss with respect to w.
 
     The derivative of grad_logistic_loss (the gradient) along v = t_w;
-    d_loss weights the output (default 1.0). Returns H @ v.
+    d_loss weights the output (as in the gradient). Returns H @ v.
     """
     X_matmul_w = X @ w
     z = X_matmul_w + b
@@ -23,8 +23,8 @@ def hvp_logistic_loss(w, b, X, y, t_w, d_loss=1.0):
     # Tangent of: z = X @ w + b
     # Tangent of: p = 1 / (1 + np.exp(-z))
     t_neg_z = -t_X_matmul_w
-    # Tangent of: p = 1 / (1 + np.exp(-z))
     t_exp_neg_z = t_neg_z * exp_neg_z
+    # Tangent of: p = 1 / (1 + np.exp(-z))
     t_p = -(t_exp_neg_z / one_plus_exp_neg_z * p)
     log_p = np.log(p)
     y_times_log_p = y * log_p

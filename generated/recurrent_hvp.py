@@ -10,7 +10,7 @@ def hvp_rnn_loss(x, W, U, h0, t_W, d_result=1.0):
     """Hessian-vector product of rnn_loss with respect to W.
 
     The derivative of grad_rnn_loss (the gradient) along v = t_W;
-    d_result weights the output (default 1.0). Returns H @ v.
+    d_result weights the output (as in the gradient). Returns H @ v.
     """
     h_tape = []
     t_h_tape = []

@@ -21,7 +21,7 @@ def hvp_sin_plus_xy(x, y, t_x, t_y, d_result=1.0):
     """Hessian-vector product of sin_plus_xy with respect to x, y.
 
     The derivative of grad_sin_plus_xy (the gradient) along v = t_x, t_y;
-    d_result weights the output (default 1.0). Returns H @ v, per argument.
+    d_result weights the output (as in the gradient). Returns H @ v, per argument.
     """
     sin_x = np.sin(x)
     # Grad of: return np.sin(x) + x * y

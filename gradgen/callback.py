@@ -148,12 +148,13 @@ def vjp_function(text: str, function: str, options, filename: str = "<string>",
         raise UnsupportedSyntaxError(f"callback style: unexpected gradient of {function}()")
     value, gradient = ret.value.elts
     forward_body, backward = fn.body[:n_forward], fn.body[n_forward:-1]
-    seed, params = fn.params[-1], fn.params[:-1]
+    n_seeds = len(getattr(adjoint, "seeds", ()) or ()) or 1  # one per output
+    seeds, params = fn.params[-n_seeds:], fn.params[:-n_seeds]
 
     outer = {p.name for p in params}
     for stmt in flatten(forward_body):
         outer |= defined(stmt)
-    taken = set(outer) | {seed.name, "np"}
+    taken = set(outer) | {seed.name for seed in seeds} | {"np"}
     for stmt in flatten(fn.body):
         taken |= defined(stmt) | names_read(stmt)
     namer = Namer(taken)
@@ -164,15 +165,17 @@ def vjp_function(text: str, function: str, options, filename: str = "<string>",
     wrt = ", ".join(adjoint.wrt)
     name = function_name(function, "callback")
     several = len(adjoint.wrt) > 1
+    names = ", ".join(seed.name for seed in seeds)
+    outputs = "the gradient of the output" if n_seeds == 1 else "the gradients of the outputs"
     docstring = (f"Forward pass of {function}, with a callback for its gradient.\n\n"
-                 f"    Returns (output, {backprop}); {backprop}({seed.name}=1.0) returns the "
+                 f"    Returns (output, {backprop}); {backprop}({names}) returns the "
                  f"gradient{'s' if several else ''}\n"
                  f"    with respect to {wrt}{' (a tuple)' if several else ''}, given "
-                 f"{seed.name}, the gradient of the output.\n    ")
+                 f"{names}, {outputs}.\n    ")
     inner_doc = f"The gradient of {function} with respect to {wrt}."
     lines = [emit.signature(name, params), f'    """{docstring}"""']
     lines += emit.body_lines(forward_body, len(forward_body))
-    lines += ["", f"    {emit.signature(backprop, (seed,))}", f'        """{inner_doc}"""']
+    lines += ["", f"    {emit.signature(backprop, seeds)}", f'        """{inner_doc}"""']
     lines += ["        " + ir.stmt_source(s) for s in entry]
     lines += emit.body_lines(statements, 0, indent="        ")
     lines += ["", f"    return {ir.to_source(value)}, {backprop}"]

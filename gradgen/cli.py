@@ -375,7 +375,8 @@ def generate_text(module: Module, command: str | None) -> str:
     requests = [(t.function, t.options) for t in module.targets]
     try:
         return driver.generate_module(
-            text, requests, filename=module.source_rel, command=command
+            text, requests, filename=module.source_rel, command=command,
+            path=str(module.source),
         )
     except GradgenError as err:
         raise _relocate(err, module.source_rel, display) from None
@@ -570,6 +571,18 @@ def cmd_show(args) -> int:
             "show prints one module: give targets from a single source file",
             hint="use `gradgen generate` for several source files",
         )
+    if args.stages:
+        from gradgen import driver
+
+        (module,) = plan.modules
+        source = read_source(module.source, module.targets[0].location)
+        for target in module.targets:
+            try:
+                sys.stdout.write(driver.stages(source, target.function, target.options,
+                                               module.source_rel, str(module.source)))
+            except GradgenError as err:
+                raise _relocate(err, module.source_rel, _display(module.source)) from None
+        return EXIT_OK
     ((module, text),) = generate_all(plan)
     sys.stdout.write(text)
     return EXIT_OK
@@ -999,6 +1012,10 @@ def build_parser() -> argparse.ArgumentParser:
         "targets (all from one source file) to stdout.",
     )
     p.add_argument("targets", nargs="+", metavar="SRC.py::FUNC")
+    p.add_argument("--stages", action="store_true",
+                   help="print the function after each pipeline stage (normalize, "
+                   "transform, simplify) and every simplifier rewrite applied, instead "
+                   "of the module")
     _add_options(p, output=False)
     p.set_defaults(handler=cmd_show, output=None)
 

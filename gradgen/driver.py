@@ -37,15 +37,24 @@ def _docstring(adjoint: transform.Adjoint, preserve_result: bool) -> str:
 
 
 def generate_function(text: str, function: str, options: Options, filename: str = "<string>",
-                      line_offset: int = 0, explain: list | None = None) -> emit.EmittedFunction:
+                      line_offset: int = 0, explain: list | None = None,
+                      path: str | None = None, stage_log: list | None = None
+                      ) -> emit.EmittedFunction:
     """One gradient function, through every stage but the final formatting."""
     registry = load_registry()
-    parsed = parse.parse_function(text, function, filename, line_offset)
+    parsed = parse.parse_function(text, function, filename, line_offset, path)
     fence.check(parsed, registry)
     primal = normalize.normalize(parsed)
     adjoint = transform.reverse(primal, options.wrt, registry, options.preserve_result, filename)
+    if stage_log is not None:
+        stage_log.append(("normalize", primal.body, len(primal.body), primal.params))
+        stage_log.append(("transform", adjoint.function.body, adjoint.n_forward,
+                          adjoint.function.params))
     if options.simplify:
         adjoint = simplify.simplify(adjoint, dict(options.shapes), explain)
+    if stage_log is not None and options.simplify:
+        stage_log.append(("simplify", adjoint.function.body, adjoint.n_forward,
+                          adjoint.function.params))
     function_ir, n_forward = rename.coalesce(adjoint.function, adjoint.n_forward)
     return emit.EmittedFunction(
         name=gradient_name(function),
@@ -84,12 +93,30 @@ def _module_source(functions, filename: str, command: str | None) -> str:
 
 
 def generate_module(text: str, requests, filename: str = "<string>", line_offset: int = 0,
-                    command: str | None = None, explain: list | None = None) -> str:
+                    command: str | None = None, explain: list | None = None,
+                    path: str | None = None) -> str:
     """The module text holding the gradients of ``requests``: [(function, Options)]."""
-    functions = [generate_function(text, name, options, filename, line_offset, explain)
+    functions = [generate_function(text, name, options, filename, line_offset, explain, path)
                  if options.mode == "reverse" else
                  generate_other(text, name, options, filename, line_offset)
                  for name, options in requests]
     if all(options.mode == "reverse" for _, options in requests):
         return emit.module_source(functions, load_registry(), filename, __version__, command)
     return _module_source(functions, filename, command)
+
+
+def stages(text: str, function: str, options: Options, filename: str = "<string>",
+           path: str | None = None) -> str:
+    """The function after each stage (normalize, transform, simplify), then
+    each simplifier rewrite applied: what `gradgen show --stages` prints."""
+    log: list = []
+    explain: list = []
+    generate_function(text, function, options, filename, explain=explain, path=path,
+                      stage_log=log)
+    parts = []
+    for name, body, n_forward, params in log:
+        signature = emit.signature(function, params)
+        lines = emit.body_lines(body, n_forward)
+        parts.append(f"# ---- after {name}\n{signature}\n" + "\n".join(lines))
+    parts.append("# ---- rewrites applied\n" + "\n".join(f"# {line}" for line in explain))
+    return "\n\n".join(parts) + "\n"

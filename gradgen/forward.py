@@ -369,8 +369,10 @@ class _Forward:
             if self.tname(name) != base:
                 prologue.append(ir.Assign(self.tname(name), ir.Name(base), ()))
                 self.tangent_of[self.tname(name)] = name
-        self.primal_out: list = []
-        self.tangent_out: list = []
+        for param in fn.params:  # reassigned parameters that become active later
+            if param.name in self.active and param.name not in self.wrt:
+                prologue.append(ir.Assign(self.define(param.name),
+                                          ir.Call("np.zeros_like", (ir.Name(param.name),)), ()))
         body = self.block(fn.body[:-1])
         value = ret.value
         tvalue = self.tangent_value(value)
@@ -921,6 +923,9 @@ def body_lines(body, indent: str = "    ") -> list:
         keys = tuple(sorted({_key(o)[1:] for o in origins}))
         commented = tuple(o for o in origins if isinstance(o, (TangentOrigin, GradOrigin)))
         if commented and (keys != previous or not lines or not previous_commented):
+            if previous_commented and previous:  # quote only what the last comment did not
+                commented = tuple(o for o in commented if _key(o)[1:] not in previous)
+        if commented and (keys != previous or not lines or not previous_commented):
             first = commented[0]
             if isinstance(first, GradOrigin):
                 label = "Grad of"
@@ -1028,11 +1033,14 @@ def hvp_function(text: str, function: str, options, filename: str = "<string>",
     wrt = ", ".join(adjoint.wrt)
     tparams = ", ".join(tangent.tangent_params)
     several = len(adjoint.wrt) > 1
+    seed_names = [seed for seed, _ in getattr(adjoint, "seeds", ())] or [adjoint.seed]
+    seeds = ", ".join(seed_names)
     returns = "(gradient, H @ v)" if options.preserve_result else "H @ v"
     docstring = (f"Hessian-vector product of {function} with respect to {wrt}.\n\n"
                  f"    The derivative of {function_name(function, 'reverse')} (the gradient) "
                  f"along v = {tparams};\n"
-                 f"    {adjoint.seed} weights the output (default 1.0). "
+                 f"    {seeds} weight{'s' if len(seed_names) == 1 else ''} the "
+                 f"output{'' if len(seed_names) == 1 else 's'} (as in the gradient). "
                  f"Returns {returns}{', per argument' if several else ''}.\n    ")
     name = function_name(function, "hvp")
     return GeneratedFunction(name, result, f"{function} (Hessian-vector product, wrt {wrt})",

@@ -103,15 +103,18 @@ def _imported_functions(module: cst.Module, filename: str, seen: set) -> str:
 
 
 def parse_function(
-    text: str, function: str, filename: str = "<string>", line_offset: int = 0
+    text: str, function: str, filename: str = "<string>", line_offset: int = 0,
+    path: str | None = None,
 ) -> ParsedFunction:
     """Parse ``text`` and return the top-level function named ``function``.
 
     Functions the text imports from the user's own modules next to
-    ``filename`` are appended to it, so that calls to them can be inlined."""
-    if os.path.isfile(filename):
+    the file (``path``, else ``filename``) are appended to it, so that calls
+    to them can be inlined."""
+    path = path or filename
+    if os.path.isfile(path):
         try:
-            extra = _imported_functions(cst.parse_module(text), filename, set())
+            extra = _imported_functions(cst.parse_module(text), path, set())
         except cst.ParserSyntaxError:
             extra = ""  # reported below, with its location
         if extra:

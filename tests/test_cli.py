@@ -779,3 +779,19 @@ def test_pre_commit_hooks_name_real_commands():
         from gradgen.cli import build_parser
 
         assert build_parser().parse_args([command]).handler.__name__ == f"cmd_{command}"
+
+
+def test_show_stages_prints_each_stage_and_the_rewrites(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "m.py").write_text(
+        "import numpy as np\n\n\ndef f(X):\n    XX = X * X\n    return np.sqrt(np.sum(XX))\n")
+    out = subprocess.run([sys.executable, "-m", "gradgen", "show", "--stages", "m.py::f"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for stage in ("after normalize", "after transform", "after simplify", "rewrites applied"):
+        assert f"# ---- {stage}" in text
+    assert "unbroadcast(d_XX * X, X)" in text.split("after simplify")[0]  # raw adjoint
+    assert "# rule_unbroadcast: unbroadcast(d_XX * X, X) -> d_XX * X" in text

@@ -28,8 +28,8 @@ def jvp_mlp_log_loss(W1, b1, W2, b2, X, y, t_W1, t_b1):
     # Tangent of: logits = hidden @ W2 + b2
     # Tangent of: p = 1 / (1 + np.exp(-logits))
     t_neg_logits = -t_hidden_matmul_W2
-    # Tangent of: p = 1 / (1 + np.exp(-logits))
     t_exp_neg_logits = t_neg_logits * exp_neg_logits
+    # Tangent of: p = 1 / (1 + np.exp(-logits))
     t_p = -(t_exp_neg_logits / one_plus_exp_neg_logits * p)
     log_p = np.log(p)
     y_times_log_p = y * log_p
