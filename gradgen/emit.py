@@ -59,6 +59,8 @@ def _range_source(stmt: ir.For) -> str:
     else:
         args = [start, stop, step]
     text = f"range({', '.join(ir.to_source(a) for a in args)})"
+    if stmt.limit is not None:
+        text += f"[:{ir.to_source(stmt.limit)}]"
     return f"reversed({text})" if stmt.reverse else text
 
 

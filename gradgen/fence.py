@@ -78,6 +78,7 @@ class _Context:
     def __init__(self, parsed, registry, fail, calling):
         self.parsed, self.registry, self.fail, self.calling = parsed, registry, fail, calling
         self.defined: set = set()
+        self.loops = 0  # how many loops enclose the statement being checked
 
     def statement(self, stmt, index, statements, depth):
         fail = self.fail
@@ -99,7 +100,9 @@ class _Context:
             if stmt.orelse is not None:
                 fail(stmt.orelse, "`while ... else` is not supported")
             self.expression(stmt.test)
+            self.loops += 1
             self.block(stmt.body.body, depth)
+            self.loops -= 1
             return
         if not isinstance(stmt, cst.SimpleStatementLine):
             fail(stmt, f"{type(stmt).__name__} statements are not supported")
@@ -139,7 +142,9 @@ class _Context:
                 fail(target, "a loop over an array binds one name")
             self.expression(iterable)
         self.defined.update(n.value for n in _find_all(target, cst.Name))
+        self.loops += 1
         self.block(stmt.body.body, depth)
+        self.loops -= 1
 
     def expression(self, node, allow_tuple=False):
         _check_expression(node, self.defined, self.parsed, self.registry, self.fail,
@@ -158,8 +163,9 @@ def _check_small(small, index, statements, context, depth):
     if isinstance(small, cst.Pass):
         return
     if isinstance(small, (cst.Break, cst.Continue)):
-        fail(small, f"`{type(small).__name__.lower()}` is not supported yet",
-             "loop over the iterations you need, or use np.where on the values")
+        if not context.loops:
+            fail(small, f"`{type(small).__name__.lower()}` outside a loop")
+        return
     if isinstance(small, cst.Return):
         if small.value is None:
             fail(small, "`return` needs a value: the output to differentiate")

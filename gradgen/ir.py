@@ -163,6 +163,7 @@ class For:
     body: tuple
     origins: tuple = ()
     reverse: bool = False  # iterate the range backwards (the adjoint of a loop)
+    limit: "Expr | None" = None  # only the first `limit` trips (a loop that broke early)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,11 @@ class While:
     test_body: tuple
     test: Expr
     body: tuple
+    origins: tuple = ()
+
+
+@dataclass(frozen=True)
+class Break:
     origins: tuple = ()
 
 
@@ -193,7 +199,7 @@ class Pop:
     origins: tuple = ()
 
 
-Stmt = Union[Assign, Return, SetItem, If, For, While, Push, Pop]
+Stmt = Union[Assign, Return, SetItem, If, For, While, Push, Pop, Break]
 COMPOUND = (If, For, While)
 
 
@@ -206,12 +212,13 @@ def stmt_exprs(stmt) -> tuple:
     if isinstance(stmt, If):
         return (stmt.test,)
     if isinstance(stmt, For):
-        return (stmt.start, stmt.stop, stmt.step)
+        limit = () if stmt.limit is None else (stmt.limit,)
+        return (stmt.start, stmt.stop, stmt.step, *limit)
     if isinstance(stmt, While):
         return (stmt.test,)
     if isinstance(stmt, Push):
         return (Name(stmt.stack), stmt.value)
-    if isinstance(stmt, Pop):
+    if isinstance(stmt, (Pop, Break)):
         return ()
     raise TypeError(stmt)
 
@@ -455,6 +462,8 @@ def stmt_source(stmt) -> str:
         return f"{stmt.target}[{_index_source(stmt.index)}] = {to_source(stmt.value)}"
     if isinstance(stmt, Push):
         return f"{stmt.stack}.append({to_source(stmt.value)})"
+    if isinstance(stmt, Break):
+        return "break"
     if isinstance(stmt, Pop):
         return f"{stmt.target} = {stmt.stack}.pop()"
     if isinstance(stmt, Return):

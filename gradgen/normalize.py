@@ -397,7 +397,7 @@ class _Normalizer:
             self.emit(self.define(item), self.rename(value))
         for stmt in node.body.body:
             self.block_statement(stmt)
-        body = tuple(self.blocks.pop())
+        body = _skip_rest(self.blocks.pop())
         self.body.append(ir.For(loop_var, start, stop, step, body, origin))
 
     def while_statement(self, node: cst.While):
@@ -406,10 +406,13 @@ class _Normalizer:
         self.blocks.append([])
         test = self.atom(self.lower(node.test), "cond")
         test_body = tuple(self.blocks.pop())
-        body = self.block(node.body.body)
+        body = _skip_rest(self.block(node.body.body))
         self.body.append(ir.While(test_body, test, body, origin))
 
     def simple_statement(self, small):
+        if isinstance(small, (cst.Break, cst.Continue)):
+            self.body.append(_Jump(isinstance(small, cst.Break), self.origin))
+            return None
         if isinstance(small, cst.Assign):
             target = small.targets[0].target
             if isinstance(small.value, cst.IfExp):
@@ -484,6 +487,40 @@ class _Normalizer:
             self.block_statement(stmt)
         return ir.Function(fn.name.value, tuple(params), tuple(self.body), docstring,
                            frozenset(self.mutable))
+
+
+class _Jump:
+    """``continue`` or ``break`` inside a loop body; removed by
+    :func:`_skip_rest` before the loop is built (a break stays a ``break``)."""
+
+    def __init__(self, is_break: bool, origins: tuple):
+        self.is_break = is_break
+        self.origins = origins
+
+
+def _has_jump(stmt) -> bool:
+    if isinstance(stmt, _Jump):
+        return True
+    return isinstance(stmt, ir.If) and any(_has_jump(s) for s in stmt.body + stmt.orelse)
+
+
+def _skip_rest(block) -> tuple:
+    """The block with each jump replaced by skipping what follows it: the
+    statements after an ``if`` that may jump move into its branches, where
+    they run only on the paths that do not jump."""
+    out = []
+    for index, stmt in enumerate(block):
+        if isinstance(stmt, _Jump):
+            if stmt.is_break:
+                out.append(ir.Break(stmt.origins))
+            break
+        if _has_jump(stmt):
+            rest = tuple(block[index + 1:])
+            out.append(ir.If(stmt.test, _skip_rest(stmt.body + rest),
+                             _skip_rest(stmt.orelse + rest), stmt.origins))
+            break
+        out.append(stmt)
+    return tuple(out)
 
 
 def names_in_value(value) -> set:

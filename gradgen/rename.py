@@ -48,9 +48,12 @@ def _rename_stmt(stmt, renames: dict, mapping: dict):
         return ir.If(expr(stmt.test), block(stmt.body), block(stmt.orelse), stmt.origins)
     if isinstance(stmt, ir.For):
         return ir.For(stmt.target, expr(stmt.start), expr(stmt.stop), expr(stmt.step),
-                      block(stmt.body), stmt.origins, stmt.reverse)
+                      block(stmt.body), stmt.origins, stmt.reverse,
+                      None if stmt.limit is None else expr(stmt.limit))
     if isinstance(stmt, ir.While):
         return ir.While(block(stmt.test_body), expr(stmt.test), block(stmt.body), stmt.origins)
+    if isinstance(stmt, ir.Break):
+        return stmt
     raise TypeError(stmt)
 
 

@@ -279,9 +279,11 @@ class _Reverse:
                 self.emit(ir.If(stmt.test, body, orelse, stmt.origins))
         elif isinstance(stmt, ir.For):
             body = self.reverse_block(stmt.body)
+            counter = self.trip_counters.get(id(stmt))
             if body:
                 self.emit(ir.For(stmt.target, stmt.start, stmt.stop, stmt.step, body,
-                                 stmt.origins, reverse=True))
+                                 stmt.origins, reverse=True,
+                                 limit=None if counter is None else ir.Name(counter)))
         elif isinstance(stmt, ir.While):
             body = self.reverse_block(stmt.body)
             if body:
@@ -323,15 +325,21 @@ class _Reverse:
 
     # -- the tape
     def add_trip_counters(self, body) -> tuple:
-        """Count the trips of each while loop whose adjoint is a loop."""
+        """Count the trips of each while loop, and of each for loop that may
+        break, so that the adjoint loops over exactly the trips that ran."""
         out = []
         for stmt in body:
-            if isinstance(stmt, ir.While):
+            if isinstance(stmt, (ir.While, ir.For)) and (
+                    isinstance(stmt, ir.While) or _breaks(stmt.body)):
                 counter = self.namer.fresh("trips")
                 increment = ir.Assign(counter, ir.BinOp("+", ir.Name(counter), ir.Const(1)),
                                       stmt.origins)
-                new = ir.While(stmt.test_body, stmt.test,
-                               self.add_trip_counters(stmt.body) + (increment,), stmt.origins)
+                inner = (increment,) + self.add_trip_counters(stmt.body)
+                if isinstance(stmt, ir.While):
+                    new = ir.While(stmt.test_body, stmt.test, inner, stmt.origins)
+                else:
+                    new = ir.For(stmt.target, stmt.start, stmt.stop, stmt.step, inner,
+                                 stmt.origins)
                 self.trip_counters[id(new)] = counter
                 out += [ir.Assign(counter, ir.Const(0), stmt.origins), new]
             elif isinstance(stmt, ir.If):
@@ -457,13 +465,19 @@ class _Reverse:
                        tuple(zip(seeds, results)))
 
 
+def _breaks(body) -> bool:
+    """Whether a loop body may leave its loop (not counting nested loops)."""
+    return any(isinstance(s, ir.Break) or (isinstance(s, ir.If) and _breaks(s.body + s.orelse))
+               for s in body)
+
+
 def _map_blocks(stmt, fn):
     """``stmt`` with ``fn`` applied to each of its nested blocks."""
     if isinstance(stmt, ir.If):
         return ir.If(stmt.test, fn(stmt.body), fn(stmt.orelse), stmt.origins)
     if isinstance(stmt, ir.For):
         return ir.For(stmt.target, stmt.start, stmt.stop, stmt.step, fn(stmt.body),
-                      stmt.origins, stmt.reverse)
+                      stmt.origins, stmt.reverse, stmt.limit)
     if isinstance(stmt, ir.While):
         return ir.While(fn(stmt.test_body), stmt.test, fn(stmt.body), stmt.origins)
     return stmt

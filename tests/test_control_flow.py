@@ -178,6 +178,34 @@ def calls_branchy(x):
     return np.sum(branch_in_helper(x) + branch_in_helper(-x))
 
 
+def with_continue(x, n):
+    y = x
+    for i in range(n):
+        if i % 2 == 1:
+            continue
+        y = np.sin(y) * x
+    return np.sum(y)
+
+
+def with_break(x, n):
+    y = x
+    for i in range(n):
+        y = y * 1.5 + x
+        if np.sum(y * y) > 40.0:
+            break
+        y = np.tanh(y)
+    return np.sum(y)
+
+
+def while_break(x):
+    y = x
+    while np.sum(y) < 100.0:
+        y = y * 2.0
+        if np.max(y) > 20.0:
+            break
+    return np.sum(y * x)
+
+
 def aug_assign_in_loop(x, n):
     y = x * 1.0
     for i in range(n):
@@ -224,6 +252,10 @@ def _cases():
         *[("helper_in_loop", (pos * 0.5, n), (0,)) for n in (0, 2)],
         ("calls_branchy", (pos,), (0,)), ("calls_branchy", (neg,), (0,)),
         *[("aug_assign_in_loop", (X3, n), (0,)) for n in (0, 3)],
+        *[("with_continue", (X3, n), (0,)) for n in (0, 1, 4)],
+        *[("with_break", (np.array([0.5, 1.0, 1.5]) * k, n), (0,)) for k in (0.5, 3.0) for n in (0, 5)],
+        ("while_break", (np.array([0.5, 1.0, 1.5]),), (0,)),
+        ("while_break", (np.array([3.0, 0.1, 0.2]),), (0,)),
     ]
 
 
@@ -279,7 +311,7 @@ def test_tape_memory_grows_linearly_with_trips():
 
 def test_unsupported_constructs_are_refused_with_a_location():
     bad = {
-        "    for i in range(3):\n        if i > 1:\n            break\n    return x\n": "`break`",
+        "    if x > 1:\n        break\n    return x\n": "`break` outside a loop",
         "    if x > 0:\n        return x\n    return -x\n": "`return` must be the last",
         "    with open('f') as h:\n        pass\n    return x\n": "`with` blocks",
         "    return f(x)\n": "recursion",
