@@ -17,10 +17,10 @@ def grad_grow(x, d_result=1.0):
     sum_y_times_y = np.sum(y_times_y)
     cond_value = sum_y_times_y < 50.0
     while cond_value:
+        trips = trips + 1
         y_times = y * 1.5
         y_tape.append(y)
         y = y_times + 0.1
-        trips = trips + 1
         y_times_y = y * y
         sum_y_times_y = np.sum(y_times_y)
         cond_value = sum_y_times_y < 50.0
