@@ -458,7 +458,8 @@ def test_dot_product_catches_seed_ignored_and_transposes():
         check_dot_product(
             f_matmul, (A, B), wrt=(0, 1), grad=lambda A, B, s: (s @ B.T, A @ s)
         )
-    with pytest.raises(GradientCheckError, match="'x' \\(argument 0\\)"):
+    # NumPy >= 2.5 gives ufuncs a signature (so the label names 'x'); older ones do not.
+    with pytest.raises(GradientCheckError, match="argument 0"):
         check_dot_product(np.sin, (0.9,), grad=lambda x, s: -s * np.cos(x))
 
 
