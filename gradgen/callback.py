@@ -137,7 +137,7 @@ def vjp_function(text: str, function: str, options, filename: str = "<string>",
     registry = load_registry()
     parsed = parse.parse_function(text, function, filename, line_offset)
     fence.check(parsed, registry)
-    primal = normalize.normalize(parsed)
+    primal = normalize.normalize(parsed, registry.primitives)
     adjoint = transform.reverse(primal, options.wrt, registry, True, filename)
     if options.simplify:
         adjoint = simplify.simplify(adjoint, dict(options.shapes))

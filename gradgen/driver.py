@@ -44,7 +44,7 @@ def generate_function(text: str, function: str, options: Options, filename: str 
     registry = load_registry()
     parsed = parse.parse_function(text, function, filename, line_offset, path)
     fence.check(parsed, registry)
-    primal = normalize.normalize(parsed)
+    primal = normalize.normalize(parsed, registry.primitives)
     adjoint = transform.reverse(primal, options.wrt, registry, options.preserve_result, filename)
     if stage_log is not None:
         stage_log.append(("normalize", primal.body, len(primal.body), primal.params))

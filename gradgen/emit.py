@@ -52,7 +52,8 @@ def _comment_lines(origins) -> list:
     return [f"# Grad of: {origin.text}" for origin in ordered]
 
 
-def _range_source(stmt: ir.For) -> str:
+def range_source(stmt: ir.For) -> str:
+    """``range(...)`` as a for loop iterates it: reversed, or cut to its trips."""
     start, stop, step = stmt.start, stmt.stop, stmt.step
     if step == ir.Const(1):
         args = [stop] if start == ir.Const(0) else [start, stop]
@@ -77,7 +78,7 @@ def _compound_lines(stmt, indent: str, backward: bool) -> list:
             lines += [f"{indent}else:", *block(stmt.orelse)]
         return lines
     if isinstance(stmt, ir.For):
-        return [f"{indent}for {stmt.target} in {_range_source(stmt)}:", *block(stmt.body)]
+        return [f"{indent}for {stmt.target} in {range_source(stmt)}:", *block(stmt.body)]
     if isinstance(stmt, ir.While):
         test = _lines(stmt.test_body, indent, backward)
         return [*test, f"{indent}while {ir.to_source(stmt.test)}:",

@@ -35,11 +35,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from gradgen import ir
+from gradgen import emit, ir
 from gradgen.errors import Location, UnknownPrimitiveError, UnsupportedSyntaxError, UsageError
 from gradgen.normalize import Namer, describe, is_static, primitive_args, primitive_of, version_base
 from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported
 from gradgen.shapes import static_value
+from gradgen.transform import resolve_wrt
 
 TANGENT_PREFIX = "t_"
 BROADCAST = "unreduce"  # unreduce(t, y, None, False): t broadcast to y's shape
@@ -204,29 +205,6 @@ def _static_truth(expr, fail) -> bool:
         return bool(static_value(expr))
     except (ValueError, KeyError, TypeError):
         fail("this argument must be a literal (a number, None, or a tuple of them)")
-
-
-def resolve_wrt(fn: ir.Function, wrt: tuple) -> tuple:
-    """Parameter names for ``wrt`` entries given as indices or names."""
-    names = [p.name for p in fn.params]
-    resolved = []
-    for item in wrt:
-        if isinstance(item, int) and not isinstance(item, bool):
-            if not -len(names) <= item < len(names):
-                raise UsageError(f"wrt={item} is out of range: {fn.name}() has "
-                                 f"{len(names)} parameters ({', '.join(names)})")
-            name = names[item]
-        elif isinstance(item, str) and item in names:
-            name = item
-        else:
-            raise UsageError(f"wrt={item!r} is not a parameter of {fn.name}()",
-                             hint=f"parameters: {', '.join(names)}")
-        if name in resolved:
-            raise UsageError(f"wrt names {name!r} twice")
-        resolved.append(name)
-    if not resolved:
-        raise UsageError("wrt is empty: name at least one parameter")
-    return tuple(resolved)
 
 
 # ------------------------------------------------------------------ transform
@@ -415,6 +393,8 @@ class _Forward:
             changes = {f: self.block(getattr(stmt, f)) for f in _BLOCK_FIELDS
                        if isinstance(getattr(stmt, f, None), tuple)}
             return [dataclasses.replace(stmt, **changes)]
+        if type(stmt).__name__ in ("Break", "Continue"):
+            return [stmt]  # jumps leave primal and tangent statements alike
         if isinstance(stmt, ir.Return):
             self.fail(stmt, "forward mode needs the return to be the last statement")
         self.fail(stmt, f"forward mode does not support {type(stmt).__name__} statements yet",
@@ -902,16 +882,6 @@ def finish(tangent: Tangent, simplify_on: bool, shapes: dict) -> ir.Function:
     return function
 
 
-def _range_source(stmt) -> str:
-    start, stop, step = stmt.start, stmt.stop, stmt.step
-    if step == ir.Const(1):
-        args = [stop] if start == ir.Const(0) else [start, stop]
-    else:
-        args = [start, stop, step]
-    text = f"range({', '.join(ir.to_source(a) for a in args)})"
-    return f"reversed({text})" if getattr(stmt, "reverse", False) else text
-
-
 def body_lines(body, indent: str = "    ") -> list:
     """Source lines of a JVP body: tangent statements headed by ``# Tangent of:``
     comments quoting the source statement they differentiate (and, in
@@ -951,7 +921,7 @@ def body_lines(body, indent: str = "    ") -> list:
                 lines += [f"{indent}else:", *block(stmt.orelse)]
             previous = None
         elif kind == "For":
-            lines += [f"{indent}for {stmt.target} in {_range_source(stmt)}:", *block(stmt.body)]
+            lines += [f"{indent}for {stmt.target} in {emit.range_source(stmt)}:", *block(stmt.body)]
             previous = None
         elif kind == "While":
             lines += body_lines(stmt.test_body, indent)
@@ -991,7 +961,7 @@ def _front(text, function, filename, line_offset):
     registry = load_registry()
     parsed = parse.parse_function(text, function, filename, line_offset)
     fence.check(parsed, registry)
-    return normalize.normalize(parsed), registry
+    return normalize.normalize(parsed, registry.primitives), registry
 
 
 def jvp_function(text: str, function: str, options, filename: str = "<string>",

@@ -206,8 +206,11 @@ class _Scope:
 
 
 class _Normalizer:
-    def __init__(self, parsed: ParsedFunction):
+    def __init__(self, parsed: ParsedFunction, primitives=frozenset()):
         self.parsed = parsed
+        # Functions of the module to inline: not those that are primitives
+        # (a generated module's helpers, when gradgen differentiates its output).
+        self.callees = frozenset(parsed.module_functions) - frozenset(primitives)
         self.namer = Namer(_all_names(parsed.node) | {"np"})
         self.scope = _Scope(_assigned_in_blocks(parsed.node), False, self.namer)
         self.static: set = set()
@@ -252,7 +255,7 @@ class _Normalizer:
     def atom(self, expr, hint: str):
         if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static):
             return expr
-        if isinstance(expr, ir.Call) and expr.func in self.parsed.module_functions:
+        if isinstance(expr, ir.Call) and expr.func in self.callees:
             return self.inline(expr, hint)
         value = self.primitive(expr, hint)
         label = describe(value)
@@ -279,7 +282,7 @@ class _Normalizer:
         return ir.map_children(expr, atom)
 
     def assign(self, name: str, expr) -> None:
-        if isinstance(expr, ir.Call) and expr.func in self.parsed.module_functions:
+        if isinstance(expr, ir.Call) and expr.func in self.callees:
             expr = self.inline(expr, name)
         if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static):
             value = expr
@@ -527,9 +530,11 @@ def names_in_value(value) -> set:
     return ir.names_in(value)
 
 
-def normalize(parsed: ParsedFunction) -> ir.Function:
-    """The fenced function in A-normal form and SSA (see the module docstring)."""
-    return _Normalizer(parsed).run()
+def normalize(parsed: ParsedFunction, primitives=frozenset()) -> ir.Function:
+    """The fenced function in A-normal form and SSA (see the module docstring).
+
+    ``primitives``: names that are primitives even if the module defines them."""
+    return _Normalizer(parsed, primitives).run()
 
 
 def primitive_of(value) -> str | None:

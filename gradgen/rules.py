@@ -112,6 +112,11 @@ class Registry:
     def knows(self, primitive: str) -> bool:
         return primitive in self.rules or primitive in self.nondifferentiable
 
+    @property
+    def primitives(self) -> frozenset:
+        """Every name the registry treats as a primitive."""
+        return frozenset(self.rules) | self.nondifferentiable
+
 
 def templates_dir() -> Path:
     """The folder of rule files: the installed ``gradgen.templates`` package,

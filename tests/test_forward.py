@@ -14,6 +14,10 @@ apart without failing it.  Both are float64.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +28,12 @@ from gradgen.errors import GradgenError, UnknownPrimitiveError
 from gradgen.forward import forward
 from gradgen.rules import load_registry
 from tests.golden import expected_path, mode_case_files, options_of, render
+from tests.test_callback import generated
+from tests.test_control_flow import CASES as FLOW_CASES
+from tests.test_control_flow import NAMESPACE as FLOW_NAMESPACE
 from tests.test_primitives import CASES, _sample, build
+
+ROOT = Path(__file__).resolve().parent.parent
 
 def _jvp(text, wrt, mode, arg_shapes):
     if mode == "raw":
@@ -229,6 +238,36 @@ def f(x, n):
             value, tangent = jvp(x, n, t)
             expected = directional_difference(namespace["f"], [x, n], [0], [t])
             np.testing.assert_allclose(tangent, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, args, wrt", FLOW_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(FLOW_CASES)])
+def test_jvp_through_every_control_flow_case(name, args, wrt):
+    """tests/test_control_flow.py's cases: branches, loops, element writes, calls."""
+    index = [w for w in wrt if not isinstance(args[w], int)]
+    rng = np.random.default_rng(len(name))
+    tangents = [rng.standard_normal(np.shape(args[i])) for i in index]
+    tangents = [float(t) if np.shape(t) == () else t for t in tangents]
+    value, tangent = generated("forward", name, tuple(index))(*args, *tangents)
+    np.testing.assert_allclose(value, FLOW_NAMESPACE[name](*args), rtol=1e-13)
+    expected = directional_difference(FLOW_NAMESPACE[name], list(args), index, tangents)
+    finer = directional_difference(FLOW_NAMESPACE[name], list(args), index, tangents, h=1e-7)
+    if not np.allclose(expected, finer, rtol=1e-3, atol=1e-5):
+        pytest.skip("a branch flips along this direction: no derivative to compare with")
+    np.testing.assert_allclose(tangent, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_every_mode_gives_the_same_bytes_under_any_hash_seed():
+    script = ("import gradgen\nfrom tests.test_control_flow import SOURCE\n"
+              "for mode in ('forward', 'callback', 'hvp'):\n"
+              "    print(gradgen.source_from_text(SOURCE, 'rnn', wrt=(1, 2), mode=mode))\n")
+    outputs = set()
+    for seed in ("0", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, cwd=ROOT, check=True)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
 
 
 # -------------------------------------------------------------- the doors

@@ -134,10 +134,6 @@ def test_gradient_of_the_generated_gradient(func, args, wrt):
     np.testing.assert_allclose(got, hv, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize.py inlines every function defined in the module, also those the registry "
-    "knows as primitives (the run-time helpers a generated module defines); the fence "
-    "treats them as primitives. Fix in normalize: do not inline registered primitives."))
 def test_gradient_of_a_generated_gradient_that_defines_helpers():
     from examples.cosine import cosine_loss
 
