@@ -23,7 +23,6 @@ from gradgen.rules import Registry
 _NOT_YET = {
     cst.With: "`with` blocks",
     cst.Try: "`try` blocks",
-    cst.FunctionDef: "nested functions",
     cst.ClassDef: "classes",
 }
 _NOT_EXPRESSIONS = {
@@ -51,7 +50,8 @@ def check(parsed: ParsedFunction, registry: Registry) -> None:
     _check_function(parsed.node, parsed, registry, ())
 
 
-def _check_function(fn: cst.FunctionDef, parsed, registry, calling: tuple) -> None:
+def _check_function(fn: cst.FunctionDef, parsed, registry, calling: tuple,
+                    outer: "_Context | None" = None) -> None:
     def fail(node, message, hint="", cls=UnsupportedSyntaxError):
         raise cls(message, parsed.location(node), hint)
 
@@ -65,6 +65,9 @@ def _check_function(fn: cst.FunctionDef, parsed, registry, calling: tuple) -> No
     context = _Context(parsed, registry, fail, calling + (fn.name.value,))
     context.defined = {p.name.value for p in (*params.posonly_params, *params.params,
                                               *params.kwonly_params)}
+    if outer is not None:  # a nested def reads the enclosing function's names
+        context.defined |= outer.defined
+        context.local_functions = dict(outer.local_functions)
     statements = list(fn.body.body)
     for index, stmt in enumerate(statements):
         context.statement(stmt, index, statements, depth=0)
@@ -79,12 +82,22 @@ class _Context:
         self.parsed, self.registry, self.fail, self.calling = parsed, registry, fail, calling
         self.defined: set = set()
         self.loops = 0  # how many loops enclose the statement being checked
+        self.local_functions: dict = {}  # nested defs seen so far, by name
 
     def statement(self, stmt, index, statements, depth):
         fail = self.fail
         for node_type, what in _NOT_YET.items():
             if isinstance(stmt, node_type):
                 fail(stmt, f"{what} are not supported", _STRAIGHT_LINE_HINT)
+        if isinstance(stmt, cst.FunctionDef):
+            if depth or self.loops:
+                fail(stmt, "define helper functions at the top of the function body",
+                     "move the `def` out of the if/for/while")
+            if stmt.decorators:
+                fail(stmt.decorators[0], "decorators on nested functions are not supported")
+            _check_nested_assignments(stmt, self)
+            self.local_functions[stmt.name.value] = stmt
+            return
         if isinstance(stmt, cst.If):
             self.expression(stmt.test)
             self.block(stmt.body.body, depth)
@@ -229,6 +242,13 @@ def _check_element_target(target: cst.Subscript, context) -> None:
     context.expression(target)
 
 
+def _check_nested_assignments(fn: cst.FunctionDef, context) -> None:
+    """A nested def may read the enclosing function's names, not rebind them."""
+    for node in _find_all(fn.body, (cst.Nonlocal, cst.Global)):
+        context.fail(node, "`nonlocal` and `global` are not supported",
+                     "return the value from the helper instead")
+
+
 def _target_names(target, stmt, fail) -> list:
     if isinstance(target, cst.Name):
         return [target.value]
@@ -271,6 +291,13 @@ def _check_call(call: cst.Call, parsed, registry, fail, context=None):
     if registry.knows(name):
         return
     shown = dotted_name(call.func) or name
+    if context is not None and name in context.local_functions:
+        if name in context.calling:
+            fail(call.func, f"{shown}() calls itself: recursion is not supported",
+                 "write the recursion as a loop")
+        _check_function(context.local_functions[name], parsed, registry, context.calling,
+                        context)
+        return
     if name in parsed.module_functions:
         if context is None or name in context.calling:
             fail(call.func, f"{shown}() calls itself: recursion is not supported",

@@ -211,6 +211,7 @@ class _Normalizer:
         # Functions of the module to inline: not those that are primitives
         # (a generated module's helpers, when gradgen differentiates its output).
         self.callees = frozenset(parsed.module_functions) - frozenset(primitives)
+        self.local_functions: dict = {}  # nested defs: name -> (node, defining scope)
         self.namer = Namer(_all_names(parsed.node) | {"np"})
         self.scope = _Scope(_assigned_in_blocks(parsed.node), False, self.namer)
         self.static: set = set()
@@ -300,7 +301,11 @@ class _Normalizer:
         name = call.func
         if name in self.inlining:
             raise AssertionError("recursion is refused by the fence")
-        callee = self.parsed.functions[name]
+        enclosing = None
+        if name in self.local_functions:
+            callee, enclosing = self.local_functions[name]
+        else:
+            callee = self.parsed.functions[name]
         params = [p.name.value for p in (*callee.params.posonly_params, *callee.params.params)]
         args = [self.atom(a, hint) for a in call.args]
         bound = dict(zip(params, args))
@@ -311,6 +316,8 @@ class _Normalizer:
                 bound[p.name.value] = lower_expr(p.default, self.parsed.aliases)
         outer_scope, outer_origin = self.scope, self.origin
         self.scope = _Scope(_assigned_in_blocks(callee), True, self.namer)
+        if enclosing is not None:  # a closure reads its free names when called
+            self.scope.current.update(enclosing.current)
         self.inlining += (name,)
         for param in params:
             value = bound[param]
@@ -344,6 +351,10 @@ class _Normalizer:
 
     def block_statement(self, stmt, top=False):
         """Normalize one statement; returns the returned atom for `return`."""
+        if isinstance(stmt, cst.FunctionDef):  # a nested helper: inlined where called
+            self.local_functions[stmt.name.value] = (stmt, self.scope)
+            self.callees = self.callees | {stmt.name.value}
+            return None
         if isinstance(stmt, cst.If):
             return self.if_statement(stmt)
         if isinstance(stmt, cst.For):

@@ -206,6 +206,27 @@ def while_break(x):
     return np.sum(y * x)
 
 
+def nested_helper(x, w):
+    scale = np.sum(w * w)
+
+    def act(v):
+        return np.tanh(v) * scale
+
+    h = act(x * w)
+    scale = scale + 1.0
+    return np.sum(act(h) * h)
+
+
+def nested_in_loop(x, n):
+    def step(v):
+        return np.sin(v) * 0.9 + x
+
+    y = x
+    for i in range(n):
+        y = step(y)
+    return np.sum(y * y)
+
+
 def aug_assign_in_loop(x, n):
     y = x * 1.0
     for i in range(n):
@@ -253,6 +274,8 @@ def _cases():
         ("calls_branchy", (pos,), (0,)), ("calls_branchy", (neg,), (0,)),
         *[("aug_assign_in_loop", (X3, n), (0,)) for n in (0, 3)],
         *[("with_continue", (X3, n), (0,)) for n in (0, 1, 4)],
+        ("nested_helper", (X3, X3[::-1] * 0.5), (0, 1)),
+        *[("nested_in_loop", (X3, n), (0,)) for n in (0, 3)],
         *[("with_break", (np.array([0.5, 1.0, 1.5]) * k, n), (0,)) for k in (0.5, 3.0) for n in (0, 5)],
         ("while_break", (np.array([0.5, 1.0, 1.5]),), (0,)),
         ("while_break", (np.array([3.0, 0.1, 0.2]),), (0,)),
