@@ -1,13 +1,23 @@
-"""Stage 3, normalize: fenced libcst function -> IR in A-normal form and SSA.
+"""Stage 3, normalize: fenced libcst function -> IR in A-normal form.
 
 After this stage:
 
 * every statement computes one primitive from atoms (names, constants and
-  *static* expressions such as ``X.shape[0]`` or ``(0, 2)``), or copies an atom;
-* every name is assigned once.  A source name assigned again gets a new
-  version ``name@2``; the ``@`` cannot occur in Python, so a version that
-  survived to the end by mistake would fail to compile.  The emitter turns
-  versions back into plain names where lifetimes allow (``rename.py``);
+  *static* expressions such as ``X.shape[0]`` or ``(0, 2)``), copies an atom,
+  writes an element (``SetItem``), or is a block: ``If``, ``For`` over a
+  ``range`` (array and ``enumerate`` loops become index loops), ``While``;
+* a name assigned once at top level keeps its name; a name assigned again at
+  top level gets a version ``name@2`` (``@`` cannot occur in Python, so a
+  version that survived by mistake would fail to compile; ``rename.py`` turns
+  versions back into plain names where lifetimes allow); a name assigned in a
+  block, written into, or bound by a conditional expression is *mutable*:
+  one name throughout (listed in ``Function.mutable``), and a statement never
+  reads the mutable name it assigns (``a = a * a`` goes through a temporary);
+* ``continue`` is gone (the rest of the body moved into the branches that do
+  not jump); ``break`` stays, directly in an ``If`` branch or the loop body;
+* calls to the module's own functions, to nested helper ``def``s and to
+  functions imported from the user's modules are inlined, their locals
+  renamed apart;
 * temporaries have names derived from what they compute (``X_times_Y``,
   ``sum_XX``, ``exp_neg_z``), never from a global counter, so inserting a
   statement does not rename the temporaries of other statements;
@@ -290,7 +300,7 @@ class _Normalizer:
         else:
             value = self.primitive(expr, name)
         target = self.scope.base(name) if name in self.scope.mutable else None
-        if target is not None and target in names_in_value(value):
+        if target is not None and target in ir.names_in(value):
             # `a = a * a` in a loop: compute into a temporary first, so that no
             # statement reads the variable it overwrites.
             value = self.atom(value, name)
@@ -535,10 +545,6 @@ def _skip_rest(block) -> tuple:
             break
         out.append(stmt)
     return tuple(out)
-
-
-def names_in_value(value) -> set:
-    return ir.names_in(value)
 
 
 def normalize(parsed: ParsedFunction, primitives=frozenset()) -> ir.Function:

@@ -1,12 +1,23 @@
 """Stage 5, transform: the reverse-mode adjoint, instantiated from the rules.
 
-Input: a function in ANF/SSA.  Output: one IR function whose body is the
-forward pass (the primal statements, unchanged), then the backward pass:
-for each active statement, in reverse order, the rule of its primitive with
-parameters bound to the statement's operands and ``d[result]`` bound to the
-gradient of its result.  Contributions of one rule to one variable are
-summed in one expression; a later contribution to a variable that already has
-a gradient defines a new version ``d_x@acc2 = d_x + ...``.
+Input: a function in ANF (see normalize).  Output: one IR function whose body
+is the forward pass (the primal statements, plus what the backward pass needs
+recorded), then the backward pass: for each active statement, in reverse
+order, the rule of its primitive with parameters bound to the statement's
+operands and ``d[result]`` bound to the gradient of its result.
+
+* Straight-line values get SSA gradients: one rule's contributions to one
+  variable are summed in one expression; a later contribution defines a new
+  version ``d_x@acc2 = d_x + ...``.
+* Values assigned more than once, or used inside a block, get a running sum
+  (initialised to zero, reset after the adjoint of each definition).
+* A branch's adjoint is a branch on the same test; a ``for`` loop's adjoint is
+  the same loop over ``reversed(range(...))``; a ``while`` loop, or a loop
+  that may ``break``, counts its trips and its adjoint loops over them.
+* The tape: values that a definition may overwrite (it runs in a loop, or
+  after another definition on some path) and that the backward pass reads
+  are pushed on plain lists before being overwritten and popped back after
+  the definition's adjoint.  Nothing else is saved.
 
 Every gradient this stage emits has exactly the shape of its variable
 (rules undo broadcasting and reductions explicitly); the simplifier is what
