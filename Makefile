@@ -41,11 +41,12 @@ check: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden --update
 
-## bench: timings against the peers (installs the optional [bench] extra)
+## bench: timings against the peers (~6 min on 2 cores; rewrites bench/results.*)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
+## bench-quick: under a minute, into a temporary folder (peers only if installed)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
 

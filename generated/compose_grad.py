@@ -26,7 +26,7 @@ def grad_unit_rows_logsumexp(X, d_result=1.0):
     d_H_minus_m = d_sum_exp_H_minus_m * exp_H_minus_m
     # Grad of: return np.sum(lse)
     # Grad of: lse = m + np.log(np.sum(np.exp(H - m), axis=1, keepdims=True))
-    d_m = d_result + np.sum(-d_H_minus_m, axis=1, keepdims=True)
+    d_m = d_result - np.sum(d_H_minus_m, axis=1, keepdims=True)
     # Grad of: m = np.max(H, axis=1, keepdims=True)
     mask_m = H == m
     count_m = np.sum(mask_m, axis=1, keepdims=True, dtype=H.dtype)
@@ -34,7 +34,7 @@ def grad_unit_rows_logsumexp(X, d_result=1.0):
     # Grad of: m = np.max(H, axis=1, keepdims=True)
     d_H = d_H_minus_m + d_m * mask_m / count_m
     # Grad of: H = X / norms
-    d_norms = np.sum(-(d_H * H / norms), axis=1, keepdims=True)
+    d_norms = -(np.sum(d_H * H, axis=1, keepdims=True) / norms)
     # Grad of: norms = np.sqrt(np.sum(X * X, axis=1, keepdims=True))
     d_sum_X_times_X = d_norms / (2 * norms)
     # Grad of: H = X / norms

@@ -21,7 +21,7 @@ def vjp_unit_rows(X):
     def backprop(d_result=1.0):
         """The gradient of unit_rows with respect to X."""
         # Grad of: return X / norms
-        d_norms = np.sum(-(d_result * result / norms), axis=1, keepdims=True)
+        d_norms = -(np.sum(d_result * result, axis=1, keepdims=True) / norms)
         # Grad of: norms = np.sqrt(np.sum(X * X, axis=1, keepdims=True))
         d_sum_X_times_X = d_norms / (2 * norms)
         # Grad of: return X / norms
@@ -54,7 +54,7 @@ def vjp_logsumexp_rows(H):
         d_H_minus_m = d_sum_exp_H_minus_m * exp_H_minus_m
         # Grad of: return np.sum(lse)
         # Grad of: lse = m + np.log(np.sum(np.exp(H - m), axis=1, keepdims=True))
-        d_m = d_result + np.sum(-d_H_minus_m, axis=1, keepdims=True)
+        d_m = d_result - np.sum(d_H_minus_m, axis=1, keepdims=True)
         # Grad of: m = np.max(H, axis=1, keepdims=True)
         mask_m = H == m
         count_m = np.sum(mask_m, axis=1, keepdims=True, dtype=H.dtype)

@@ -100,7 +100,7 @@ def grad_logsumexp(x, d_result=1.0):
     # Grad of: return m + np.log(np.sum(np.exp(x - m)))
     d_sum_exp_x_minus_m = d_result / sum_exp_x_minus_m
     d_x_minus_m = d_sum_exp_x_minus_m * exp_x_minus_m
-    d_m = d_result + np.sum(-d_x_minus_m)
+    d_m = d_result - np.sum(d_x_minus_m)
     # Grad of: m = np.max(x)
     mask_m = x == m
     count_m = np.sum(mask_m, axis=None, keepdims=True, dtype=x.dtype)
@@ -118,12 +118,9 @@ def grad_softplus_loss(X, w, y, d_result=1.0):
     margins = y * X_matmul_w
     neg_margins = -margins
     exp_neg_margins = np.exp(neg_margins)
-    log1p_exp_neg_margins = np.log1p(exp_neg_margins)
     # Grad of: return np.mean(softplus(-margins))
     # Grad of: return np.log1p(np.exp(z))
-    d_exp_neg_margins = (
-        d_result / np.size(log1p_exp_neg_margins) / (1 + exp_neg_margins)
-    )
+    d_exp_neg_margins = d_result / np.size(y) / (1 + exp_neg_margins)
     # Grad of: return np.log1p(np.exp(z))
     d_neg_margins = d_exp_neg_margins * exp_neg_margins
     # Grad of: return np.mean(softplus(-margins))

@@ -23,13 +23,12 @@ def hvp_sin_plus_xy(x, y, t_x, t_y, d_result=1.0):
     The derivative of grad_sin_plus_xy (the gradient) along v = t_x, t_y;
     d_result weights the output (as in the gradient). Returns H @ v, per argument.
     """
-    sin_x = np.sin(x)
     # Grad of: return np.sin(x) + x * y
-    d_sin_x = unbroadcast(d_result, sin_x)
+    d_sin_x = unbroadcast(d_result, x)
     cos_x = np.cos(x)
     t_d_sin_x = np.zeros_like(d_sin_x)
     t_d_result_times_y = t_y * d_result
-    t_cos_x = -(t_x * sin_x)
+    t_cos_x = -(t_x * np.sin(x))
     t_d_result_times_x = t_x * d_result
     return unbroadcast(t_d_result_times_y, x) + (
         t_d_sin_x * cos_x + t_cos_x * d_sin_x

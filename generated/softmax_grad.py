@@ -21,6 +21,6 @@ def grad_softmax_cross_entropy(X, T, d_loss=1.0):
     d_y = d_log_y / y
     # Grad of: y = exp_x / Z
     # Grad of: Z = exp_x.sum(axis=1, keepdims=True)
-    d_exp_x = d_y / Z + np.sum(-(d_y * y / Z), axis=1, keepdims=True)
+    d_exp_x = d_y / Z - np.sum(d_y * y, axis=1, keepdims=True) / Z
     # Grad of: exp_x = np.exp(X)
     return d_exp_x * exp_x

@@ -164,6 +164,7 @@ class ShapeEnv:
     def __init__(self, known: dict | None = None):
         self.known = dict(known or {})
         self.dims: dict = {}
+        self.parameters: tuple = ()  # names whose values live for the whole function
 
     def dim(self, expr):
         """The size an integer expression denotes: an int, a symbol, or None."""

@@ -52,6 +52,7 @@ def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
     A name assigned several times (in a loop or branches) has a shape only if
     every assignment provably gives the same one."""
     env = ShapeEnv()
+    env.parameters = tuple(p.name for p in adjoint.primal.params)
     for param in adjoint.primal.params:
         text = shapes.get(param.name, param.shape)
         env.define(param.name, parse_annotation(text) if text is not None
@@ -212,6 +213,61 @@ def rule_product_constants(expr, env):
     return None if new == expr else new
 
 
+def rule_negation_out_of_sum(expr, env):
+    """np.sum(-e, ...) -> -np.sum(e, ...): negate the small result, not the big operand."""
+    if (isinstance(expr, ir.Call) and expr.func in ("np.sum", "np.mean") and expr.args
+            and isinstance(expr.args[0], ir.UnaryOp) and expr.args[0].op == "-"):
+        inner = ir.Call(expr.func, (expr.args[0].operand, *expr.args[1:]), expr.kwargs)
+        return ir.UnaryOp("-", inner)
+    return None
+
+
+def rule_factor_out_of_sum(expr, env):
+    """np.sum(a / c, axis=k, keepdims=True) -> np.sum(a, axis=k, keepdims=True) / c
+    when c is constant along the summed axes (length 1 there): one full-size
+    pass fewer.  Same for a product with such a c."""
+    if not (isinstance(expr, ir.Call) and expr.func == "np.sum" and len(expr.args) == 1
+            and expr.kwarg("keepdims") == ir.Const(True) and expr.kwarg("axis") is not None):
+        return None
+    inner = expr.args[0]
+    if not (isinstance(inner, ir.BinOp) and inner.op in ("*", "/")):
+        return None
+    try:
+        axis = static_value(expr.kwarg("axis"))
+    except ValueError:
+        return None
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    full = ndim(env.of(inner))
+    candidates = [(inner.right, inner.left)] + ([(inner.left, inner.right)] if inner.op == "*" else [])
+    for constant, rest in candidates:
+        shape = env.of(constant)
+        if (full is not None and isinstance(shape, tuple) and len(shape) == full
+                and all(isinstance(a, int) and -full <= a < full and shape[a % full] == 1
+                        for a in axes)):
+            summed = ir.Call("np.sum", (rest,), expr.kwargs)
+            return ir.BinOp(inner.op, summed, constant)
+    return None
+
+
+def rule_shape_from_parameter(expr, env):
+    """np.size(t), np.shape(t), unbroadcast(g, t) read only t's shape: read it
+    from a parameter of the same proven shape, so that t can die early."""
+    if not isinstance(expr, ir.Call):
+        return None
+    position = {"np.size": 0, "np.shape": 0, "unbroadcast": 1}.get(expr.func)
+    if position is None or len(expr.args) <= position:
+        return None
+    target = expr.args[position]
+    if not isinstance(target, ir.Name) or target.id in env.parameters:
+        return None
+    for param in env.parameters:
+        if same_shape(env[param], env.of(target)):
+            args = list(expr.args)
+            args[position] = ir.Name(param)
+            return ir.Call(expr.func, tuple(args), expr.kwargs)
+    return None
+
+
 def rule_reciprocal(expr, env):
     """a * (1 / b) -> a / b."""
     if isinstance(expr, ir.BinOp) and expr.op == "*":
@@ -325,6 +381,9 @@ LOCAL_RULES = (
     rule_negation,
     rule_product_constants,
     rule_reciprocal,
+    rule_negation_out_of_sum,
+    rule_factor_out_of_sum,
+    rule_shape_from_parameter,
     rule_fold_terms,
     rule_unbroadcast,
     rule_reshape_identity,

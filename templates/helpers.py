@@ -50,6 +50,8 @@ def _matmul_result_2d(g, a2, b2):
 
 def matmul_grad_a(g, a, b):
     """The gradient of ``a @ b`` with respect to ``a``."""
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T
     a2, b2 = _as_matrices(a, b)
     ga = _matmul_result_2d(g, a2, b2) @ np.swapaxes(b2, -1, -2)
     return np.reshape(unbroadcast(ga, a2), np.shape(a))
@@ -57,6 +59,8 @@ def matmul_grad_a(g, a, b):
 
 def matmul_grad_b(g, a, b):
     """The gradient of ``a @ b`` with respect to ``b``."""
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return a.T @ g
     a2, b2 = _as_matrices(a, b)
     gb = np.swapaxes(a2, -1, -2) @ _matmul_result_2d(g, a2, b2)
     return np.reshape(unbroadcast(gb, b2), np.shape(b))

@@ -51,6 +51,10 @@ def test_tiny_run_writes_results(tmp_path):
     assert "| workload |" in md
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # --render rebuilds the report from the JSON alone.
+    (tmp_path / "results.md").unlink()
+    run.main(["--render", str(tmp_path / "results.json")])
+    assert (tmp_path / "results.md").read_text().startswith("# gradgen benchmark results")
 
 
 def test_missing_peer_is_skipped_not_failed(tmp_path, monkeypatch):

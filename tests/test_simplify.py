@@ -16,6 +16,7 @@ def parse(text: str):
 
 def env_of(**shapes) -> ShapeEnv:
     env = ShapeEnv()
+    env.parameters = tuple(k for k in shapes if k.startswith("p"))
     for name, shape in shapes.items():
         env.define(name, Opaque(frozenset({shape[1:]})) if shape.startswith("@")
                    else parse_annotation(shape))
@@ -41,6 +42,15 @@ CASES = [
     ("rule_product_constants", "2 * d * 3", "6 * d", {}),
     ("rule_product_constants", "d * -1", "-d", {}),
     ("rule_reciprocal", "a * (1 / b)", "a / b", {}),
+    ("rule_negation_out_of_sum", "np.sum(-(a * b), axis=1)", "-np.sum(a * b, axis=1)", {}),
+    ("rule_negation_out_of_sum", "np.sum(a, axis=1)", None, {}),
+    ("rule_factor_out_of_sum", "np.sum(a * y / Z, axis=1, keepdims=True)",
+     "np.sum(a * y, axis=1, keepdims=True) / Z", {"a": "n c", "y": "n c", "Z": "n 1"}),
+    ("rule_factor_out_of_sum", "np.sum(a / Z, axis=1, keepdims=True)", None,
+     {"a": "n c", "Z": "n c"}),  # Z varies along the summed axis
+    ("rule_factor_out_of_sum", "np.sum(a / Z, axis=0, keepdims=True)", None,
+     {"a": "n c", "Z": "n 1"}),
+    ("rule_factor_out_of_sum", "np.sum(a / Z, axis=1)", None, {"a": "n c", "Z": "n 1"}),
     ("rule_fold_terms", "a * x + a * x", "2 * (a * x)", {}),
     ("rule_fold_terms", "a + b + a", "2 * a + b", {}),
     ("rule_fold_terms", "a + b", None, {}),
@@ -63,6 +73,10 @@ CASES = [
     ("rule_matmul_grad", "matmul_grad_b(g, a, b)", "np.outer(a, g)", {"a": "d", "b": "d k"}),
     ("rule_matmul_grad", "matmul_grad_a(g, a, b)", "g * b", {"a": "d", "b": "d"}),
     ("rule_matmul_grad", "matmul_grad_a(g, a, b)", None, {"a": "@a", "b": "@b"}),
+    ("rule_shape_from_parameter", "np.size(t)", "np.size(p)", {"t": "n 1", "p": "n 1"}),
+    ("rule_shape_from_parameter", "unbroadcast(g, t)", "unbroadcast(g, p)",
+     {"t": "@x", "p": "@x"}),
+    ("rule_shape_from_parameter", "np.size(t)", None, {"t": "n 1", "p": "n"}),
 ]
 
 

@@ -14,12 +14,9 @@ def grad_softplus_loss(X, w, y, d_result=1.0):
     margins = y * X_matmul_w
     neg_margins = -margins
     exp_neg_margins = np.exp(neg_margins)
-    log1p_exp_neg_margins = np.log1p(exp_neg_margins)
     # Grad of: return np.mean(softplus(-margins))
     # Grad of: return np.log1p(np.exp(z))
-    d_exp_neg_margins = (
-        d_result / np.size(log1p_exp_neg_margins) / (1 + exp_neg_margins)
-    )
+    d_exp_neg_margins = d_result / np.size(y) / (1 + exp_neg_margins)
     # Grad of: return np.log1p(np.exp(z))
     d_neg_margins = d_exp_neg_margins * exp_neg_margins
     # Grad of: return np.mean(softplus(-margins))

@@ -17,7 +17,7 @@ def grad_logsumexp(x, d_result=1.0):
     # Grad of: return m + np.log(np.sum(np.exp(x - m)))
     d_sum_exp_x_minus_m = d_result / sum_exp_x_minus_m
     d_x_minus_m = d_sum_exp_x_minus_m * exp_x_minus_m
-    d_m = d_result + np.sum(-d_x_minus_m)
+    d_m = d_result - np.sum(d_x_minus_m)
     # Grad of: m = np.max(x)
     mask_m = x == m
     count_m = np.sum(mask_m, axis=None, keepdims=True, dtype=x.dtype)
