@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from gradgen import emit, ir
 from gradgen.errors import Location, UnknownPrimitiveError, UnsupportedSyntaxError, UsageError
 from gradgen.normalize import Namer, describe, is_static, primitive_args, primitive_of, version_base
-from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported
+from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind
 from gradgen.shapes import static_value
 from gradgen.transform import resolve_wrt
 
@@ -484,21 +484,7 @@ class _Forward:
 
     def bind(self, rule: Rule, stmt: ir.Assign, result) -> dict:
         args, kwargs = primitive_args(stmt.value)
-        if len(args) > len(rule.params):
-            self.fail(stmt, f"too many arguments for the rule {rule.name} ({rule.where})")
-        env = dict(zip(rule.params, args))
-        for key, value in kwargs.items():
-            if key not in rule.params:
-                self.fail(stmt, f"the argument {key}= is not supported by the rule "
-                                f"{rule.name} ({rule.where})")
-            env[key] = value
-        for param in rule.params:
-            if param not in env:
-                if param not in rule.defaults:
-                    self.fail(stmt, f"missing argument {param!r} for {rule.name}")
-                env[param] = rule.defaults[param]
-        env[rule.result] = result
-        return env
+        return bind(rule, args, kwargs, result, lambda m: self.fail(stmt, m))
 
     def apply_linear(self, linearity, rule: Rule, stmt, env: dict, result):
         present = {}

@@ -118,6 +118,26 @@ class Registry:
         return frozenset(self.rules) | self.nondifferentiable
 
 
+def bind(rule: Rule, args: tuple, kwargs: dict, result, fail) -> dict:
+    """The rule's parameters bound to a call's arguments (defaults filled in)
+    and its result parameter bound to ``result``; ``fail(message)`` reports a
+    call the rule cannot take."""
+    if len(args) > len(rule.params):
+        fail(f"too many arguments for the rule {rule.name} ({rule.where})")
+    env = dict(zip(rule.params, args))
+    for key, value in kwargs.items():
+        if key not in rule.params:
+            fail(f"the argument {key}= is not supported by the rule {rule.name} ({rule.where})")
+        env[key] = value
+    for param in rule.params:
+        if param not in env:
+            if param not in rule.defaults:
+                fail(f"missing argument {param!r} for {rule.name}")
+            env[param] = rule.defaults[param]
+    env[rule.result] = result
+    return env
+
+
 def templates_dir() -> Path:
     """The folder of rule files: the installed ``gradgen.templates`` package,
     or ``templates/`` beside the source tree."""

@@ -32,7 +32,7 @@ from gradgen import ir
 from gradgen.activity import active_names
 from gradgen.errors import Location, UnsupportedSyntaxError, UsageError
 from gradgen.normalize import Namer, is_static, primitive_args, primitive_of, version_base
-from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported
+from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind
 from gradgen.shapes import static_value
 
 GRAD_PREFIX = "d_"
@@ -213,21 +213,7 @@ class _Reverse:
 
     def bind(self, rule: Rule, stmt: ir.Assign) -> dict:
         args, kwargs = primitive_args(stmt.value)
-        if len(args) > len(rule.params):
-            self.fail(stmt, f"too many arguments for the gradient rule {rule.name} ({rule.where})")
-        env = dict(zip(rule.params, args))
-        for key, value in kwargs.items():
-            if key not in rule.params:
-                self.fail(stmt, f"the argument {key}= is not supported by the gradient rule "
-                                f"{rule.name} ({rule.where})")
-            env[key] = value
-        for param in rule.params:
-            if param not in env:
-                if param not in rule.defaults:
-                    self.fail(stmt, f"missing argument {param!r} for {rule.name}")
-                env[param] = rule.defaults[param]
-        env[rule.result] = ir.Name(stmt.target)
-        return env
+        return bind(rule, args, kwargs, ir.Name(stmt.target), lambda m: self.fail(stmt, m))
 
     def instantiate(self, rule: Rule, stmt: ir.Assign) -> list:
         env = self.bind(rule, stmt)
