@@ -15,7 +15,7 @@ from gradgen.rules import Registry
 
 def carries_gradient(stmt, registry: Registry) -> bool:
     """Whether a statement's result can depend differentiably on its operands."""
-    if isinstance(stmt, ir.SetItem):
+    if isinstance(stmt, (ir.SetItem, ir.Append)):
         return True
     if not isinstance(stmt, ir.Assign):
         return False
@@ -26,7 +26,7 @@ def carries_gradient(stmt, registry: Registry) -> bool:
 
 
 def _operands(stmt) -> set:
-    if isinstance(stmt, ir.SetItem):
+    if isinstance(stmt, (ir.SetItem, ir.Append)):
         return ir.names_in(stmt.value) | {stmt.target}
     return ir.names_in(stmt.value)
 
@@ -34,7 +34,8 @@ def _operands(stmt) -> set:
 def active_names(fn: ir.Function, wrt: tuple, registry: Registry) -> frozenset:
     """Varied and useful names; loops make this a fixed point over all statements."""
     defs = [s for s in ir.flatten_stmts(fn.body)
-            if isinstance(s, (ir.Assign, ir.SetItem)) and carries_gradient(s, registry)]
+            if isinstance(s, (ir.Assign, ir.SetItem, ir.Append)) and (
+                carries_gradient(s, registry) or _is_list(s))]
     result = fn.body[-1].value
     varied = set(wrt)
     useful = set(ir.names_in(result))
@@ -50,3 +51,8 @@ def active_names(fn: ir.Function, wrt: tuple, registry: Registry) -> frozenset:
                 useful |= _operands(stmt)
                 changed = True
     return frozenset(varied & useful)
+
+
+def _is_list(stmt) -> bool:
+    return (isinstance(stmt, ir.Assign) and isinstance(stmt.value, ir.Call)
+            and stmt.value.func == ir.LIST_LITERAL)

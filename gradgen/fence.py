@@ -36,7 +36,6 @@ _NOT_EXPRESSIONS = {
     cst.NamedExpr: "`:=` assignments",
     cst.FormattedString: "f-strings",
     cst.Imaginary: "complex numbers",
-    cst.List: "list literals",
     cst.Dict: "dict literals",
     cst.Set: "set literals",
 }
@@ -171,6 +170,16 @@ def _check_small(small, index, statements, context, depth):
         if index == 0 and depth == 0 and isinstance(small.value, (cst.SimpleString,
                                                                    cst.ConcatenatedString)):
             return  # the docstring
+        call = small.value
+        if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "append" and isinstance(call.func.value, cst.Name)):
+            if call.func.value.value not in context.defined:
+                fail(call.func.value, f"name {call.func.value.value!r} is used before it is "
+                     "assigned", "create the list first: `items = []`")
+            if len(call.args) != 1 or call.args[0].keyword or call.args[0].star:
+                fail(call, "append() takes one value")
+            context.expression(call.args[0].value)
+            return
         fail(small, "an expression statement has no effect on the output",
              "assign its value to a name, or remove it")
     if isinstance(small, cst.Pass):
@@ -267,6 +276,8 @@ def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False, 
         found = _find(node, bad_type)
         if found is not None:
             fail(found, f"{what} are not supported", _STRAIGHT_LINE_HINT)
+    for starred in _find_all(node, cst.StarredElement):
+        fail(starred, "unpacking with * is not supported")
     for ifexp in _find_all(node, cst.IfExp):
         fail(ifexp, "a conditional expression must be the whole value of an assignment",
              "write `v = a if c else b` on its own line")

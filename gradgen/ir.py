@@ -108,6 +108,8 @@ class Tuple:
 
 Expr = Union[Name, Const, Call, BinOp, UnaryOp, Compare, BoolOp, Attribute, Subscript, Slice, Tuple]
 
+LIST_LITERAL = "<list>"  # Call(LIST_LITERAL, items) is the literal [items...]
+
 # ------------------------------------------------------------------ statements
 
 
@@ -177,6 +179,23 @@ class While:
 
 
 @dataclass(frozen=True)
+class Append:
+    """``target.append(value)`` on a list."""
+
+    target: str
+    value: Expr
+    origins: tuple = ()
+
+
+@dataclass(frozen=True)
+class ListPop:
+    """``target.pop()`` as a statement: undo an append in the backward pass."""
+
+    target: str
+    origins: tuple = ()
+
+
+@dataclass(frozen=True)
 class Break:
     origins: tuple = ()
 
@@ -199,7 +218,7 @@ class Pop:
     origins: tuple = ()
 
 
-Stmt = Union[Assign, Return, SetItem, If, For, While, Push, Pop, Break]
+Stmt = Union[Assign, Return, SetItem, If, For, While, Push, Pop, Break, Append, ListPop]
 COMPOUND = (If, For, While)
 
 
@@ -218,6 +237,10 @@ def stmt_exprs(stmt) -> tuple:
         return (stmt.test,)
     if isinstance(stmt, Push):
         return (Name(stmt.stack), stmt.value)
+    if isinstance(stmt, Append):
+        return (Name(stmt.target), stmt.value)
+    if isinstance(stmt, ListPop):
+        return (Name(stmt.target),)
     if isinstance(stmt, (Pop, Break)):
         return ()
     raise TypeError(stmt)
@@ -245,7 +268,7 @@ def flatten_stmts(body) -> Iterator:
 def defined_names(stmt) -> set:
     if isinstance(stmt, (Assign, Pop)):
         return {stmt.target}
-    if isinstance(stmt, SetItem):
+    if isinstance(stmt, (SetItem, Append)):
         return {stmt.target}
     if isinstance(stmt, For):
         return {stmt.target}
@@ -421,8 +444,8 @@ def to_source(expr) -> str:
     if isinstance(expr, Call):
         if expr.func == "np.transpose" and len(expr.args) == 1 and not expr.kwargs:
             return f"{_wrap(expr.args[0], _ATOM_PRECEDENCE)}.T"
-        if expr.func == "list" and not expr.args:
-            return "[]"
+        if expr.func == LIST_LITERAL or (expr.func == "list" and not expr.args):
+            return "[" + ", ".join(to_source(a) for a in expr.args) + "]"
         args = [to_source(a) for a in expr.args]
         args += [f"{k}={to_source(v)}" for k, v in expr.kwargs]
         return f"{expr.func}({', '.join(args)})"
@@ -464,6 +487,10 @@ def stmt_source(stmt) -> str:
         return f"{stmt.stack}.append({to_source(stmt.value)})"
     if isinstance(stmt, Break):
         return "break"
+    if isinstance(stmt, Append):
+        return f"{stmt.target}.append({to_source(stmt.value)})"
+    if isinstance(stmt, ListPop):
+        return f"{stmt.target}.pop()"
     if isinstance(stmt, Pop):
         return f"{stmt.target} = {stmt.stack}.pop()"
     if isinstance(stmt, Return):

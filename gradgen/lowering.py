@@ -143,6 +143,8 @@ def lower_expr(node: cst.BaseExpression, aliases: Mapping) -> ir.Expr:
         return ir.Subscript(lower(node.value), index)
     if isinstance(node, cst.Tuple):
         return ir.Tuple(tuple(lower(e.value) for e in node.elements))
+    if isinstance(node, cst.List):
+        return ir.Call(ir.LIST_LITERAL, tuple(lower(e.value) for e in node.elements))
     if isinstance(node, cst.Call):
         return _lower_call(node, aliases)
     raise LoweringError(node, f"{type(node).__name__} expressions are not supported")

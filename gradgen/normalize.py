@@ -179,6 +179,10 @@ def _assigned_in_blocks(fn: cst.FunctionDef) -> set:
                 elif self.depth or isinstance(node.value, cst.IfExp):
                     found.update(_names_of_target(target.target))
 
+        def visit_Call(self, node):
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "append":
+                found.update(_names_of_target(node.func.value))
+
         def visit_AugAssign(self, node):
             if isinstance(node.target, cst.Subscript):
                 found.update(_names_of_target(node.target.value))
@@ -373,8 +377,9 @@ class _Normalizer:
             return self.while_statement(stmt)
         result = None
         for small in stmt.body:
-            if isinstance(small, (cst.Pass, cst.Expr)):
-                continue
+            if isinstance(small, cst.Pass) or (
+                    isinstance(small, cst.Expr) and not isinstance(small.value, cst.Call)):
+                continue  # pass, the docstring
             self.set_origin(small)
             result = self.simple_statement(small)
         return result
@@ -434,6 +439,11 @@ class _Normalizer:
         self.body.append(ir.While(test_body, test, body, origin))
 
     def simple_statement(self, small):
+        if isinstance(small, cst.Expr):  # items.append(value), checked by the fence
+            target = self.current[small.value.func.value.value]
+            value = self.atom(self.lower(small.value.args[0].value), f"{target}_item")
+            self.body.append(ir.Append(target, value, self.origin))
+            return None
         if isinstance(small, (cst.Break, cst.Continue)):
             self.body.append(_Jump(isinstance(small, cst.Break), self.origin))
             return None

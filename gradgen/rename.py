@@ -54,6 +54,10 @@ def _rename_stmt(stmt, renames: dict, mapping: dict):
         return ir.While(block(stmt.test_body), expr(stmt.test), block(stmt.body), stmt.origins)
     if isinstance(stmt, ir.Break):
         return stmt
+    if isinstance(stmt, ir.Append):
+        return ir.Append(mapping.get(stmt.target, stmt.target), expr(stmt.value), stmt.origins)
+    if isinstance(stmt, ir.ListPop):
+        return ir.ListPop(mapping.get(stmt.target, stmt.target), stmt.origins)
     raise TypeError(stmt)
 
 

@@ -627,7 +627,9 @@ def simplify(adjoint: Adjoint, shapes: dict | None = None, log: list | None = No
     appended to ``log`` when one is given.
     """
     env = shape_env(adjoint, shapes or {})
-    if any(isinstance(s, ir.COMPOUND) for s in adjoint.function.body):
+    if adjoint.function.mutable or any(isinstance(s, ir.COMPOUND)
+                                       for s in adjoint.function.body):
+        # Reassigned names: the dataflow passes assume one assignment per name.
         return _simplify_expressions(adjoint, env, log)
     program = _Program(adjoint, env, log)
     passes = (program.rewrite_expressions, program.inline_unreduce, program.propagate_copies,

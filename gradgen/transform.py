@@ -140,7 +140,9 @@ class _Reverse:
         self.grad_of: dict = {}
         self.blocks: list = [[]]
         self.mutable = fn.mutable
-        self.accumulators = self._accumulators()
+        self.lists = {s.target for s in ir.flatten_stmts(fn.body) if isinstance(s, ir.Assign)
+                      and isinstance(s.value, ir.Call) and s.value.func == ir.LIST_LITERAL}
+        self.accumulators = self._accumulators() | (self.lists & self.active)
         self.integers = self._integer_names()
 
     # -- analysis
@@ -151,7 +153,7 @@ class _Reverse:
 
         def visit(body, depth):
             for stmt in body:
-                if depth and isinstance(stmt, (ir.Assign, ir.SetItem)) and (
+                if depth and isinstance(stmt, (ir.Assign, ir.SetItem, ir.Append)) and (
                         stmt.target in self.active):
                     found.update(n for n in ir.names_in(stmt.value) if n in self.active)
                     found.add(stmt.target)
@@ -194,6 +196,8 @@ class _Reverse:
                 g, _, index = expr.args
                 element = ir.Subscript(name, index)
                 self.emit(ir.SetItem(name.id, index, ir.BinOp("+", element, g), origins))
+            elif var in self.lists:
+                self.emit(ir.Assign(name.id, ir.Call("add_lists", (name, expr)), origins))
             else:
                 self.emit(ir.Assign(name.id, ir.BinOp("+", name, expr), origins))
             return
@@ -253,7 +257,11 @@ class _Reverse:
         return list(contributions.items())
 
     def zero_of(self, var: str):
-        """A fresh zero gradient for ``var``: an array where elements are written."""
+        """A fresh zero gradient for ``var``: an array where elements are written,
+        a list of zeros for a list."""
+        if var in self.lists:
+            return ir.BinOp("*", ir.Call(ir.LIST_LITERAL, (ir.Const(0.0),)),
+                            ir.Call("len", (ir.Name(var),)))
         if var in self.array_accumulators:
             return ir.Call("np.zeros_like", (ir.Name(var),))
         return ir.Const(0.0)
@@ -268,6 +276,8 @@ class _Reverse:
     def reverse_statement(self, stmt) -> None:
         if isinstance(stmt, ir.Assign):
             self.reverse_assign(stmt)
+        elif isinstance(stmt, ir.Append):
+            self.reverse_append(stmt)
         elif isinstance(stmt, ir.SetItem):
             self.reverse_set_item(stmt)
         elif isinstance(stmt, ir.If):
@@ -294,6 +304,10 @@ class _Reverse:
             rule = self.registry.rule(primitive_of(stmt.value) or "")
             if isinstance(stmt.value, ir.Name):
                 contributions = [(stmt.value.id, self.grads[target])]
+            elif isinstance(stmt.value, ir.Call) and stmt.value.func == ir.LIST_LITERAL:
+                contributions = [(a.id, ir.Subscript(self.grads[target], ir.Const(i)))
+                                 for i, a in enumerate(stmt.value.args)
+                                 if isinstance(a, ir.Name) and a.id in self.active]
             elif rule is None:
                 contributions = []  # a constructor like np.zeros: no operand to credit
             else:
@@ -305,6 +319,17 @@ class _Reverse:
                 self.emit(ir.Assign(self.grads[target].id, self.zero_of(target), stmt.origins))
         if target in self.mutable:
             self.emit(_Restore(stmt, stmt.origins))
+
+    def reverse_append(self, stmt: ir.Append) -> None:
+        """The last gradient of the list belongs to the value appended last."""
+        if stmt.target in self.active:
+            d_list = self.grads[stmt.target]
+            value = stmt.value
+            if isinstance(value, ir.Name) and value.id in self.active:
+                self.accumulate(value.id, ir.Call(f"{d_list.id}.pop"), stmt.origins)
+            else:
+                self.emit(ir.ListPop(d_list.id, stmt.origins))
+        self.emit(_Restore(stmt, stmt.origins))
 
     def reverse_set_item(self, stmt: ir.SetItem) -> None:
         target = stmt.target
@@ -388,6 +413,10 @@ class _Reverse:
             for stmt in body:
                 if isinstance(stmt, _Restore):
                     definition = stmt.definition
+                    if isinstance(definition, ir.Append):
+                        if definition.target in read:  # the list as it was before
+                            out.append(ir.ListPop(definition.target, stmt.origins))
+                        continue
                     if id(definition) in pushed:
                         pop = ir.Call(f"{stacks[definition.target]}.pop")
                         if isinstance(definition, ir.SetItem):
@@ -421,7 +450,7 @@ class _Reverse:
                      and id(s) not in overwriting}
         self.array_accumulators = {v for v in self.accumulators
                                    if v in writes or v in {p.name for p in fn.params}
-                                   or v in top_level}
+                                   or v in top_level or v in self.lists}
         prologue = []
         for var in sorted(self.accumulators):
             name = gradient_name(var) if var != result else seed

@@ -9,9 +9,12 @@ import operator  # noqa: F401  (rule files refer to operator.add etc.)
 from .helpers import (  # noqa: F401
     matmul_grad_a,
     matmul_grad_b,
+    add_lists,
     unbroadcast,
+    unconcatenate,
     unindex,
     unreduce,
+    unstack,
 )
 
 

@@ -44,6 +44,8 @@ linear(operator.neg, np.negative, operator.pos, np.positive, args=("x",))
 linear(np.sum, np.mean, args=("x",))
 linear(np.transpose, np.reshape, np.expand_dims, np.squeeze, np.ravel, args=("x",))
 linear(operator.getitem, np.copy, args=("x",))
+linear(np.stack, np.concatenate, args=("arrays",))
+linear(np.array, np.asarray, args=("object",))
 linear(np.where, args=("x", "y"))
 
 # Products that are linear in each factor.

@@ -64,3 +64,22 @@ def matmul_grad_b(g, a, b):
     a2, b2 = _as_matrices(a, b)
     gb = np.swapaxes(a2, -1, -2) @ _matmul_result_2d(g, a2, b2)
     return np.reshape(unbroadcast(gb, b2), np.shape(b))
+
+
+def unstack(g, arrays, axis=0):
+    """The gradient of ``np.stack(arrays, axis)``: ``g`` split back into a
+    list (``g`` itself when ``arrays`` was one array, as for ``np.array(x)``)."""
+    if isinstance(arrays, (list, tuple)):
+        return list(np.moveaxis(g, axis, 0))
+    return g
+
+
+def unconcatenate(g, arrays, axis=0):
+    """The gradient of ``np.concatenate(arrays, axis)``: ``g`` cut back into pieces."""
+    sizes = [np.shape(a)[axis] for a in arrays]
+    return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+
+
+def add_lists(a, b):
+    """Two lists of gradients added element by element."""
+    return [x + y for x, y in zip(a, b)]

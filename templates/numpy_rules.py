@@ -22,8 +22,10 @@ from .contract import (
     nondifferentiable,
     operator,
     unbroadcast,
+    unconcatenate,
     unindex,
     unreduce,
+    unstack,
     unsupported,
 )
 
@@ -281,6 +283,22 @@ def squeeze(y, x, axis=None):
 @adjoint(np.ravel)
 def ravel(y, x):
     d[x] = np.reshape(d[y], np.shape(x))
+
+
+@adjoint(np.stack)
+def stack(y, arrays, axis=0):
+    d[arrays] = unstack(d[y], arrays, axis)
+
+
+@adjoint(np.array, np.asarray)
+def array(y, object):
+    # A list of arrays is stacked; an array is copied.
+    d[object] = unstack(d[y], object, 0)
+
+
+@adjoint(np.concatenate)
+def concatenate(y, arrays, axis=0):
+    d[arrays] = unconcatenate(d[y], arrays, axis)
 
 
 @adjoint(np.outer)

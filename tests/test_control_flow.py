@@ -410,3 +410,59 @@ def test_cli_inlines_functions_imported_from_the_users_modules(tmp_path):
     namespace = gradgen.compile_module(out.stdout)
     x = rng.standard_normal(3)
     np.testing.assert_allclose(namespace["grad_loss"](x), 1 / (1 + np.exp(-x)))
+
+
+LISTS = '''
+import numpy as np
+
+
+def rnn_list(x, W, U, h0):
+    hs = []
+    h = h0
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] @ W + h @ U)
+        hs.append(h)
+    H = np.stack(hs)
+    return np.sum(H * H) + np.sum(hs[-1])
+
+
+def literals(a, b):
+    pair = [a * 2.0, np.sin(b)]
+    return np.sum(np.concatenate(pair) ** 2) + np.sum(np.array([a, b]) * 3.0)
+
+
+def grow(x, n):
+    items = []
+    for i in range(n):
+        items.append(x * (i + 1.0))
+    total = 0.0
+    for i in range(len(items)):
+        total = total + np.sum(np.sin(items[i]))
+    return total
+
+
+def stack_axis(x):
+    rows = [x, x * x, np.exp(x)]
+    return np.sum(np.stack(rows, axis=1) * np.arange(3.0))
+'''
+LIST_NS: dict = {}
+exec(compile(LISTS, "<lists>", "exec"), LIST_NS)
+
+
+@pytest.mark.parametrize("simplify", [True, False])
+@pytest.mark.parametrize("name, args, wrt", [
+    ("rnn_list", (rng.standard_normal((4, 3)), rng.standard_normal((3, 5)) * 0.5,
+                  rng.standard_normal((5, 5)) * 0.5, rng.standard_normal(5)), (0, 1, 2, 3)),
+    ("literals", (X3, X3[::-1].copy()), (0, 1)),
+    ("grow", (X3, 0), (0,)), ("grow", (X3, 3), (0,)),
+    ("stack_axis", (X3,), (0,)),
+])
+def test_lists_append_stack_concatenate_index(name, args, wrt, simplify):
+    grad = gradgen.grad_from_source(LISTS, name, wrt=wrt, simplify=simplify)
+    check_grads(LIST_NS[name], args, wrt=wrt, grad=grad)
+
+
+def test_an_append_is_undone_by_popping_its_gradient():
+    text = gradgen.source_from_text(LISTS, "rnn_list", wrt="W")
+    assert "d_hs = [0.0] * len(hs)" in text
+    assert "d_h = d_h + d_hs.pop()" in text

@@ -30,7 +30,7 @@ def _error(body, cls=GradgenError, **kwargs):
     ("    for i in range(3):\n        x = x * 2\n    else:\n        x = x\n    return x\n", 7, 5,
      "`for ... else` is not supported"),
     ("    for a in zip(x, y):\n        x = x * 2\n    return x\n", 5, 14, "no gradient rule for zip"),
-    ("    z = [x, y]\n    return z\n", 5, 9, "list literals"),
+    ("    z = [*x]\n    return z\n", 5, 10, "unpacking with *"),
     ("    z = lambda t: t\n    return x\n", 5, 9, "lambdas"),
     ("    z[0] = 1.0\n    return x\n", 5, 5, "'z' is used before it is assigned"),
     ("    return x + undefined_name\n", 5, 16, "'undefined_name' is not defined"),
