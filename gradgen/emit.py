@@ -65,14 +65,18 @@ def range_source(stmt: ir.For) -> str:
     return f"reversed({text})" if stmt.reverse else text
 
 
-def _compound_lines(stmt, indent: str, backward: bool) -> list:
+def compound_lines(stmt, indent: str, render) -> list:
+    """Source lines of an if/for/while; ``render(body, indent)`` gives the
+    lines of a nested block (each mode renders its own comments)."""
     inner = indent + "    "
 
     def block(body):
-        lines = _lines(body, inner, backward)
-        return lines or [inner + "pass"]
+        return render(body, inner) or [inner + "pass"]
 
     if isinstance(stmt, ir.If):
+        if not stmt.body and stmt.orelse:  # `if c: pass else: ...` reads better negated
+            test = ir.to_source(ir.UnaryOp("not", stmt.test))
+            return [f"{indent}if {test}:", *block(stmt.orelse)]
         lines = [f"{indent}if {ir.to_source(stmt.test)}:", *block(stmt.body)]
         if stmt.orelse:
             lines += [f"{indent}else:", *block(stmt.orelse)]
@@ -80,8 +84,7 @@ def _compound_lines(stmt, indent: str, backward: bool) -> list:
     if isinstance(stmt, ir.For):
         return [f"{indent}for {stmt.target} in {range_source(stmt)}:", *block(stmt.body)]
     if isinstance(stmt, ir.While):
-        test = _lines(stmt.test_body, indent, backward)
-        return [*test, f"{indent}while {ir.to_source(stmt.test)}:",
+        return [*render(stmt.test_body, indent), f"{indent}while {ir.to_source(stmt.test)}:",
                 *block(stmt.body + stmt.test_body)]
     raise TypeError(stmt)
 
@@ -93,7 +96,7 @@ def _lines(body, indent: str, backward: bool, previous=None) -> list:
             lines += [indent + c for c in _comment_lines(stmt.origins)]
             previous = stmt.origins
         if isinstance(stmt, ir.COMPOUND):
-            lines += _compound_lines(stmt, indent, backward)
+            lines += compound_lines(stmt, indent, lambda b, ind: _lines(b, ind, backward))
             previous = None
         else:
             lines.append(indent + ir.stmt_source(stmt))

@@ -895,24 +895,8 @@ def body_lines(body, indent: str = "    ") -> list:
                     seen.append(_key(origin)[1:])
                     lines.append(f"{indent}# {label}: {origin.text}")
         previous, previous_commented = (keys or None), bool(commented)
-        kind = type(stmt).__name__
-        inner = indent + "    "
-
-        def block(stmts):
-            return body_lines(stmts, inner) or [inner + "pass"]
-
-        if kind == "If":
-            lines += [f"{indent}if {ir.to_source(stmt.test)}:", *block(stmt.body)]
-            if stmt.orelse:
-                lines += [f"{indent}else:", *block(stmt.orelse)]
-            previous = None
-        elif kind == "For":
-            lines += [f"{indent}for {stmt.target} in {emit.range_source(stmt)}:", *block(stmt.body)]
-            previous = None
-        elif kind == "While":
-            lines += body_lines(stmt.test_body, indent)
-            lines += [f"{indent}while {ir.to_source(stmt.test)}:",
-                      *block(stmt.body + stmt.test_body)]
+        if isinstance(stmt, ir.COMPOUND):
+            lines += emit.compound_lines(stmt, indent, body_lines)
             previous = None
         else:
             lines.append(indent + ir.stmt_source(stmt))
