@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib.util
 
@@ -41,8 +42,11 @@ def test_golden_file_is_a_correct_gradient(path):
     params = list(func.__code__.co_varnames[: func.__code__.co_argcount])
     shapes = {p: (3,) for p in params}
     annotations = {k: v.replace("_", " ") for k, v in options.get("shapes", {}).items()}
-    annotations.update({k: v for k, v in func.__annotations__.items()
-                        if isinstance(v, str) and v != "int"})
+    for k, v in func.__annotations__.items():
+        if isinstance(v, str) and v != "int":
+            # compile() inherits this module's `from __future__ import annotations`:
+            # the annotation arrives as its source text, quotes included.
+            annotations[k] = ast.literal_eval(v) if v[:1] in "'\"" else v
     sizes = {"n": 4, "d": 3, "h": 5, "k": 2, "c": 3}
     for p, text in annotations.items():
         shapes[p] = tuple(sizes.get(t, int(t) if t.isdigit() else 3) for t in text.split())
