@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from gradgen import emit, ir
 from gradgen.errors import Location, UnknownPrimitiveError, UnsupportedSyntaxError, UsageError
 from gradgen.normalize import Namer, describe, is_static, primitive_args, primitive_of, version_base
-from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind
-from gradgen.shapes import static_value
+from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind, static_truth
 from gradgen.transform import resolve_wrt
 
 TANGENT_PREFIX = "t_"
@@ -182,29 +181,6 @@ def _clean(expr):
         if expr.left == _ZERO:
             return expr.right if expr.op == "+" else _neg(expr.right)
     return expr
-
-
-def _static_truth(expr, fail) -> bool:
-    """The value of a rule's ``if`` test on static arguments (as in transform.py)."""
-    if isinstance(expr, ir.UnaryOp) and expr.op == "not":
-        return not _static_truth(expr.operand, fail)
-    if isinstance(expr, ir.BoolOp) and expr.op in ("and", "or"):
-        left = _static_truth(expr.left, fail)
-        if expr.op == "and":
-            return left and _static_truth(expr.right, fail)
-        return left or _static_truth(expr.right, fail)
-    if isinstance(expr, ir.Compare) and expr.op in ("is", "is not"):
-        sides = (expr.left, expr.right)
-        if ir.Const(None) in sides and any(isinstance(e, ir.Name) for e in sides):
-            return expr.op == "is not"  # a variable is an array or a number, never None
-    try:
-        if isinstance(expr, ir.Compare) and expr.op in ("is", "is not", "==", "!="):
-            left, right = static_value(expr.left), static_value(expr.right)
-            same = left is right or left == right
-            return same if expr.op in ("is", "==") else not same
-        return bool(static_value(expr))
-    except (ValueError, KeyError, TypeError):
-        fail("this argument must be a literal (a number, None, or a tuple of them)")
 
 
 # ------------------------------------------------------------------ transform
@@ -541,7 +517,7 @@ class _Forward:
                         contributions.append(self.transpose(expand(t.value), tangent, False,
                                                             result, cannot))
                 elif isinstance(t, TIf):
-                    test = _static_truth(expand(t.test), lambda m: self.fail(stmt, m))
+                    test = static_truth(expand(t.test), lambda m: self.fail(stmt, m))
                     run(t.body if test else t.orelse)
                 elif isinstance(t, TUnsupported):
                     self.fail(stmt, t.message)

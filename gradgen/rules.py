@@ -33,6 +33,7 @@ from gradgen import ir
 from gradgen.errors import Location, TemplateError
 from gradgen.lowering import LoweringError, call_name, lower_expr
 from gradgen.parse import _numpy_aliases, dotted_name, resolve_numpy
+from gradgen.shapes import static_value
 
 GRAD = "__grad__"  # d[x] in a rule lowers to Call(GRAD, (Name(x),))
 
@@ -136,6 +137,30 @@ def bind(rule: Rule, args: tuple, kwargs: dict, result, fail) -> dict:
             env[param] = rule.defaults[param]
     env[rule.result] = result
     return env
+
+
+def static_truth(expr, fail) -> bool:
+    """The value of a rule's ``if`` test on static arguments; ``fail(message)``
+    reports a test that is not static."""
+    if isinstance(expr, ir.UnaryOp) and expr.op == "not":
+        return not static_truth(expr.operand, fail)
+    if isinstance(expr, ir.BoolOp) and expr.op in ("and", "or"):
+        left = static_truth(expr.left, fail)
+        if expr.op == "and":
+            return left and static_truth(expr.right, fail)
+        return left or static_truth(expr.right, fail)
+    if isinstance(expr, ir.Compare) and expr.op in ("is", "is not"):
+        sides = (expr.left, expr.right)
+        if ir.Const(None) in sides and any(isinstance(e, ir.Name) for e in sides):
+            return expr.op == "is not"  # a variable is an array or a number, never None
+    try:
+        if isinstance(expr, ir.Compare) and expr.op in ("is", "is not", "==", "!="):
+            left, right = static_value(expr.left), static_value(expr.right)
+            same = left is right or left == right
+            return same if expr.op in ("is", "==") else not same
+        return bool(static_value(expr))
+    except (ValueError, KeyError, TypeError):
+        fail("this argument must be a literal (a number, None, or a tuple of them)")
 
 
 def templates_dir() -> Path:

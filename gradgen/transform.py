@@ -32,8 +32,7 @@ from gradgen import ir
 from gradgen.activity import active_names
 from gradgen.errors import Location, UnsupportedSyntaxError, UsageError
 from gradgen.normalize import Namer, is_static, primitive_args, primitive_of, version_base
-from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind
-from gradgen.shapes import static_value
+from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind, static_truth
 
 GRAD_PREFIX = "d_"
 
@@ -55,33 +54,6 @@ class Adjoint:
 def gradient_name(var: str) -> str:
     """The documented convention: the gradient of ``x`` is ``d_x``."""
     return GRAD_PREFIX + var
-
-
-def _static_truth(expr, fail) -> bool:
-    if isinstance(expr, ir.UnaryOp) and expr.op == "not":
-        return not _static_truth(expr.operand, fail)
-    if isinstance(expr, ir.BoolOp) and expr.op in ("and", "or"):
-        left = _static_truth(expr.left, fail)
-        if expr.op == "and":
-            return left and _static_truth(expr.right, fail)
-        return left or _static_truth(expr.right, fail)
-    if isinstance(expr, ir.Compare) and expr.op in ("is", "is not"):
-        # An operand that is a variable is an array or number, never None.
-        sides = (expr.left, expr.right)
-        if ir.Const(None) in sides and any(isinstance(e, ir.Name) for e in sides):
-            return expr.op == "is not"
-    try:
-        if isinstance(expr, ir.Compare):
-            left, right = static_value(expr.left), static_value(expr.right)
-            return {
-                "is": lambda: left is right or left == right is None,
-                "is not": lambda: not (left is right or left == right is None),
-                "==": lambda: left == right,
-                "!=": lambda: left != right,
-            }[expr.op]()
-        return bool(static_value(expr))
-    except (ValueError, KeyError):
-        fail("this argument must be a literal (a number, None, or a tuple of them)")
 
 
 @dataclass(frozen=True)
@@ -248,7 +220,7 @@ class _Reverse:
                         contributions[bound.id] = term if previous is None else ir.BinOp(
                             "+", previous, term)
                 elif isinstance(t, TIf):
-                    test = _static_truth(expand(t.test), lambda m: self.fail(stmt, m))
+                    test = static_truth(expand(t.test), lambda m: self.fail(stmt, m))
                     run(t.body if test else t.orelse)
                 elif isinstance(t, TUnsupported):
                     self.fail(stmt, t.message)
