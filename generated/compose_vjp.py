@@ -7,6 +7,18 @@
 import numpy as np
 
 
+def checked_seed(seed, output, function):
+    """``seed``, the gradient of ``output``, once it is checked to have the
+    output's shape: the default seed 1.0 only makes sense for a scalar output."""
+    if np.shape(seed) != np.shape(output):
+        raise ValueError(
+            f"the output of {function}() has shape {np.shape(output)}, its seed "
+            f"(the gradient of the output) has shape {np.shape(seed)}: pass a seed "
+            "of the output's shape (that gives the vector-Jacobian product)"
+        )
+    return seed
+
+
 def vjp_unit_rows(X):
     """Forward pass of unit_rows, with a callback for its gradient.
 
@@ -21,6 +33,7 @@ def vjp_unit_rows(X):
     def backprop(d_result=1.0):
         """The gradient of unit_rows with respect to X."""
         # Grad of: return X / norms
+        d_result = checked_seed(d_result, result, "unit_rows")
         d_norms = -(np.sum(d_result * result, axis=1, keepdims=True) / norms)
         # Grad of: norms = np.sqrt(np.sum(X * X, axis=1, keepdims=True))
         d_sum_X_times_X = d_norms / (2 * norms)

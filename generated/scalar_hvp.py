@@ -17,19 +17,36 @@ def unbroadcast(g, x):
     return g
 
 
+def checked_seed(seed, output, function):
+    """``seed``, the gradient of ``output``, once it is checked to have the
+    output's shape: the default seed 1.0 only makes sense for a scalar output."""
+    if np.shape(seed) != np.shape(output):
+        raise ValueError(
+            f"the output of {function}() has shape {np.shape(output)}, its seed "
+            f"(the gradient of the output) has shape {np.shape(seed)}: pass a seed "
+            "of the output's shape (that gives the vector-Jacobian product)"
+        )
+    return seed
+
+
 def hvp_sin_plus_xy(x, y, t_x, t_y, d_result=1.0):
     """Hessian-vector product of sin_plus_xy with respect to x, y.
 
     The derivative of grad_sin_plus_xy (the gradient) along v = t_x, t_y;
     d_result weights the output (as in the gradient). Returns H @ v, per argument.
     """
+    sin_x = np.sin(x)
+    x_times_y = x * y
+    result = sin_x + x_times_y
     # Grad of: return np.sin(x) + x * y
+    d_result = checked_seed(d_result, result, "sin_plus_xy")
     d_sin_x = unbroadcast(d_result, x)
     cos_x = np.cos(x)
-    t_d_sin_x = np.zeros_like(d_sin_x)
-    t_d_result_times_y = t_y * d_result
-    t_cos_x = -(t_x * np.sin(x))
-    t_d_result_times_x = t_x * d_result
+    t_d_result = np.zeros_like(d_result)
+    t_d_sin_x = unbroadcast(t_d_result, x)
+    t_d_result_times_y = t_d_result * y + t_y * d_result
+    t_cos_x = -(t_x * sin_x)
+    t_d_result_times_x = t_d_result * x + t_x * d_result
     return unbroadcast(t_d_result_times_y, x) + (
         t_d_sin_x * cos_x + t_cos_x * d_sin_x
     ), unbroadcast(t_d_result_times_x, y)

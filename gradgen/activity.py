@@ -19,8 +19,8 @@ def carries_gradient(stmt, registry: Registry) -> bool:
         return True
     if not isinstance(stmt, ir.Assign):
         return False
-    if isinstance(stmt.value, ir.Name):
-        return True  # a copy
+    if isinstance(stmt.value, (ir.Name, ir.Tuple)) or _is_list(stmt):
+        return True  # a copy, or a tuple or list of values
     primitive = primitive_of(stmt.value)
     return primitive is not None and registry.rule(primitive) is not None
 

@@ -138,7 +138,8 @@ def vjp_function(text: str, function: str, options, filename: str = "<string>",
     parsed = parse.parse_function(text, function, filename, line_offset)
     fence.check(parsed, registry)
     primal = normalize.normalize(parsed, registry.primitives)
-    adjoint = transform.reverse(primal, options.wrt, registry, True, filename)
+    adjoint = transform.reverse(primal, options.wrt, registry, True, filename,
+                                dict(options.shapes))
     if options.simplify:
         adjoint = simplify.simplify(adjoint, dict(options.shapes))
     fn, n_forward = rename.coalesce(adjoint.function, adjoint.n_forward)

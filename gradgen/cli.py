@@ -694,14 +694,16 @@ def _load_function(spec: str) -> tuple[Callable, Path]:
     return func, path
 
 
-def _call(func: Callable, args: list, seed: float, what: str, path: Path | None):
-    """Call ``func(*args)``, or ``func(*args, seed)`` if it requires the seed."""
-    call_args = args
+def _call(func: Callable, args: list, seed, what: str, path: Path | None,
+          with_seed: bool = False):
+    """Call ``func(*args)``, or ``func(*args, seed)`` if it requires the seed
+    (or ``with_seed``: a generated gradient, whose seed follows the parameters)."""
+    call_args = [*args, seed] if with_seed else args
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         signature = None
-    if signature is not None:
+    if signature is not None and not with_seed:
         try:
             signature.bind(*args)
         except TypeError:
@@ -807,8 +809,17 @@ def cmd_verify(args) -> int:
     def fresh():
         return [v.copy() if isinstance(v, np.ndarray) else v for v in inputs]
 
-    ours = _call(generated, fresh(), 1.0, f"the generated grad_{function}", None)
-    theirs = _call(mine, fresh(), 1.0, args.against, mine_path)
+    # The gradient of the output's sum: a seed of ones of the output's shape
+    # (1.0 for a scalar output), for both gradients.
+    primal, primal_path = _load_function(args.target)
+    try:
+        output = _call(primal, fresh(), None, function, primal_path)
+    except UsageError as err:
+        raise UsageError(err.message, err.location, hint="give inputs the function "
+                         "accepts with --shape NAME=3,4 (or --positive)") from None
+    seed = 1.0 if np.ndim(output) == 0 else np.ones(np.shape(output))
+    ours = _call(generated, fresh(), seed, f"the generated grad_{function}", None, True)
+    theirs = _call(mine, fresh(), seed, args.against, mine_path)
     if len(wrt) == 1:
         ours = (ours,)
         if not (isinstance(theirs, (tuple, list)) and len(theirs) == 1):

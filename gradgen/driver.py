@@ -45,7 +45,8 @@ def generate_function(text: str, function: str, options: Options, filename: str 
     parsed = parse.parse_function(text, function, filename, line_offset, path)
     fence.check(parsed, registry)
     primal = normalize.normalize(parsed, registry.primitives)
-    adjoint = transform.reverse(primal, options.wrt, registry, options.preserve_result, filename)
+    adjoint = transform.reverse(primal, options.wrt, registry, options.preserve_result, filename,
+                                dict(options.shapes))
     if stage_log is not None:
         stage_log.append(("normalize", primal.body, len(primal.body), primal.params))
         stage_log.append(("transform", adjoint.function.body, adjoint.n_forward,

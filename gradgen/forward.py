@@ -936,7 +936,8 @@ def hvp_function(text: str, function: str, options, filename: str = "<string>",
     from gradgen.api import function_name
 
     primal, registry = _front(text, function, filename, line_offset)
-    adjoint = transform.reverse(primal, options.wrt, registry, False, filename)
+    adjoint = transform.reverse(primal, options.wrt, registry, False, filename,
+                                dict(options.shapes))
     if options.simplify:
         adjoint = simplify.simplify(adjoint, dict(options.shapes))
     body = adjoint.function.body

@@ -110,6 +110,16 @@ class Registry:
     def rule(self, primitive: str) -> Rule | None:
         return self.rules.get(primitive)
 
+    def placeholder_safe(self, rule: Rule) -> bool:
+        """Whether the rule may take ``d[result]`` as the scalar placeholder
+        0.0 (a zero gradient not yet of its shape): every use of ``d[result]``
+        is elementwise, or a helper that broadcasts it."""
+        return _placeholder_safe(rule)
+
+    def returns_view(self, primitive: str) -> bool:
+        """Whether the primitive's result may share memory with its first argument."""
+        return primitive in VIEWS
+
     def knows(self, primitive: str) -> bool:
         return primitive in self.rules or primitive in self.nondifferentiable
 
@@ -117,6 +127,54 @@ class Registry:
     def primitives(self) -> frozenset:
         """Every name the registry treats as a primitive."""
         return frozenset(self.rules) | self.nondifferentiable
+
+
+VIEWS = frozenset({
+    "operator.getitem", "np.reshape", "np.transpose", "np.ravel", "np.squeeze",
+    "np.expand_dims", "np.asarray", "np.broadcast_to", "np.moveaxis", "np.swapaxes",
+    "np.diagonal", "np.real", "np.imag", "np.atleast_1d", "np.atleast_2d", "np.atleast_3d",
+})  # fmt: skip
+# Operations through which the placeholder 0.0 stays a valid zero gradient.
+_PLACEHOLDER_SAFE_CALLS = frozenset({
+    "unbroadcast", "unreduce", "unindex", "np.where", "np.transpose",
+    "np.real", "np.conj", "np.negative", "np.multiply", "np.divide", "np.add",
+    "np.subtract", "np.copy",
+})  # fmt: skip
+
+
+def _placeholder_safe(rule: Rule) -> bool:
+    def safe(expr, locals_with_grad) -> bool:
+        if isinstance(expr, ir.Call) and expr.func == GRAD:
+            return True
+        if isinstance(expr, ir.Name) and expr.id in locals_with_grad:
+            return True
+        if not _mentions(expr, locals_with_grad):
+            return True
+        if isinstance(expr, (ir.BinOp, ir.UnaryOp)) and getattr(expr, "op", "-") in "+-*/":
+            return all(safe(c, locals_with_grad) for c in ir.children(expr))
+        if isinstance(expr, ir.Call) and expr.func in _PLACEHOLDER_SAFE_CALLS:
+            return all(safe(c, locals_with_grad) for c in ir.children(expr))
+        return False
+
+    def visit(body, locals_with_grad: set) -> bool:
+        for t in body:
+            if isinstance(t, (TAssign, TGrad)):
+                if not safe(t.value, locals_with_grad):
+                    return False
+                if isinstance(t, TAssign) and _mentions(t.value, locals_with_grad):
+                    locals_with_grad.add(t.target)
+            elif isinstance(t, TIf):
+                if not (visit(t.body, set(locals_with_grad))
+                        and visit(t.orelse, set(locals_with_grad))):
+                    return False
+        return True
+
+    return visit(rule.body, set())
+
+
+def _mentions(expr, names) -> bool:
+    return any((isinstance(e, ir.Call) and e.func == GRAD)
+               or (isinstance(e, ir.Name) and e.id in names) for e in ir.walk(expr))
 
 
 def bind(rule: Rule, args: tuple, kwargs: dict, result, fail) -> dict:

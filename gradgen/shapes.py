@@ -165,6 +165,7 @@ class ShapeEnv:
         self.known = dict(known or {})
         self.dims: dict = {}
         self.parameters: tuple = ()  # names whose values live for the whole function
+        self.maybe: frozenset = frozenset()  # gradient names that may be the placeholder 0.0
 
     def dim(self, expr):
         """The size an integer expression denotes: an int, a symbol, or None."""
@@ -304,3 +305,50 @@ class ShapeEnv:
             else:
                 return None  # ellipsis, index arrays: not modelled
         return tuple(dims) + shape[position:]
+
+
+MAX_ROUNDS = 12
+
+
+def infer(params, shapes: dict, statements, mutable) -> ShapeEnv:
+    """Shapes of the names the statements (flattened, in order) assign.
+
+    Parameters have their annotated shape (``shapes`` first, then the
+    signature's annotation) or an opaque one.  A name assigned several times
+    (``mutable``) has a shape only if every assignment provably gives the
+    same one: an optimistic fixed point starts from the first assignment's."""
+    env = ShapeEnv()
+    env.parameters = tuple(p.name for p in params)
+    for param in params:
+        text = shapes.get(param.name, param.shape)
+        env.define(param.name, parse_annotation(text) if text is not None
+                   else Opaque(frozenset({param.name})))
+    for stmt in statements:
+        if isinstance(stmt, ir.For):
+            env.define(stmt.target, ())
+        elif isinstance(stmt, ir.Assign) and stmt.target not in env.known:
+            env.define(stmt.target, env.of(stmt.value))
+    for _ in range(MAX_ROUNDS):
+        candidates: dict = {}
+        for stmt in statements:
+            if isinstance(stmt, ir.Assign) and stmt.target in mutable:
+                candidates.setdefault(stmt.target, []).append(env.of(stmt.value))
+            elif isinstance(stmt, ir.Assign):
+                env.define(stmt.target, env.of(stmt.value), stmt.value)
+        changed = False
+        for name, found in candidates.items():
+            agreed = found[0] if all(f == found[0] for f in found) else None
+            if agreed != env[name]:
+                env.define(name, agreed)
+                changed = True
+        if not changed:
+            return env
+    for name in mutable:  # no fixed point within the rounds: claim nothing
+        env.define(name, None)
+    return env
+
+
+def scalars(fn, shapes: dict) -> frozenset:
+    """Names of ``fn`` (in ANF) proved to hold values of shape ``()``."""
+    env = infer(fn.params, shapes, list(ir.flatten_stmts(fn.body)), fn.mutable)
+    return frozenset(name for name, shape in env.known.items() if shape == ())

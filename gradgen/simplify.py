@@ -29,6 +29,7 @@ import dataclasses
 from gradgen import ir
 from gradgen.shapes import (
     ELEMENTWISE_CALLS,
+    infer,
     Opaque,
     ShapeEnv,
     broadcast,
@@ -51,44 +52,20 @@ def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
 
     A name assigned several times (in a loop or branches) has a shape only if
     every assignment provably gives the same one."""
-    env = ShapeEnv()
-    env.parameters = tuple(p.name for p in adjoint.primal.params)
-    for param in adjoint.primal.params:
-        text = shapes.get(param.name, param.shape)
-        env.define(param.name, parse_annotation(text) if text is not None
-                   else Opaque(frozenset({param.name})))
     body = adjoint.function.body
-    mutable = adjoint.function.mutable
-    # Optimistic fixed point: a name assigned several times starts with the shape
-    # of its first assignment and keeps it only while every assignment agrees.
     forward = [s for s in ir.flatten_stmts(body[: adjoint.n_forward])
                if not (isinstance(s, ir.Assign) and s.value == ir.Const(None))]  # tape slots
-    for stmt in forward:
-        if isinstance(stmt, ir.For):
-            env.define(stmt.target, ())
-        elif isinstance(stmt, ir.Assign) and stmt.target not in env.known:
-            env.define(stmt.target, env.of(stmt.value))
-    for _ in range(MAX_ROUNDS):
-        candidates: dict = {}
-        for stmt in forward:
-            if isinstance(stmt, ir.Assign) and stmt.target in mutable:
-                candidates.setdefault(stmt.target, []).append(env.of(stmt.value))
-            elif isinstance(stmt, ir.Assign):
-                env.define(stmt.target, env.of(stmt.value), stmt.value)
-        changed = False
-        for name, found in candidates.items():
-            agreed = found[0] if all(f == found[0] for f in found) else None
-            if agreed != env[name]:
-                env.define(name, agreed)
-                changed = True
-        if not changed:
-            break
+    env = infer(adjoint.primal.params, shapes, forward, adjoint.function.mutable)
+    maybe = adjoint.maybe
+    env.maybe = maybe
     for seed, output in adjoint.seeds or ((adjoint.seed, adjoint.result),):
-        env.define(seed, env[output])
+        env.define(seed, None if seed in maybe else env[output])
     for stmt in ir.flatten_stmts(body[adjoint.n_forward:]):
         if isinstance(stmt, ir.Assign):
             var = adjoint.grad_of.get(stmt.target)
-            if var is not None:
+            if stmt.target in maybe:
+                env.define(stmt.target, None)  # may still be the placeholder 0.0
+            elif var is not None:
                 env.define(stmt.target, env[var])
             elif stmt.target not in env.known:
                 env.define(stmt.target, env.of(stmt.value))
@@ -457,6 +434,8 @@ def lower_unreduce(expr, env):
     expr = ir.map_children(expr, lambda e: lower_unreduce(e, env))
     if isinstance(expr, ir.Call) and expr.func == "unreduce":
         g, x = expr.args[0], expr.args[1]
+        if ir.names_in(g) & env.maybe:
+            return expr  # the helper also takes the placeholder 0.0
         reduced = _reduced(expr, env)
         if same_shape(env.of(reduced), env.of(x)):
             return reduced
@@ -627,8 +606,10 @@ def simplify(adjoint: Adjoint, shapes: dict | None = None, log: list | None = No
     appended to ``log`` when one is given.
     """
     env = shape_env(adjoint, shapes or {})
-    if adjoint.function.mutable or any(isinstance(s, ir.COMPOUND)
-                                       for s in adjoint.function.body):
+    body = adjoint.function.body
+    if adjoint.function.mutable or not all(
+            isinstance(s, ir.Assign) for s in body[:adjoint.n_forward]) or not all(
+            isinstance(s, (ir.Assign, ir.Return)) for s in body[adjoint.n_forward:]):
         # Reassigned names: the dataflow passes assume one assignment per name.
         return _simplify_expressions(adjoint, env, log)
     program = _Program(adjoint, env, log)

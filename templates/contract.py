@@ -7,6 +7,7 @@ definitions only give linters and readers something to resolve.
 import operator  # noqa: F401  (rule files refer to operator.add etc.)
 
 from .helpers import (  # noqa: F401
+    checked_seed,
     matmul_grad_a,
     matmul_grad_b,
     add_lists,

@@ -26,6 +26,7 @@ forward and reverse code gradgen generates for it.
 import numpy as np
 
 from .contract import (
+    checked_seed,
     linear,
     matmul_grad_a,
     matmul_grad_b,
@@ -55,5 +56,6 @@ multilinear(operator.matmul, np.matmul, np.dot, np.outer, args=("a", "b"))
 # which run forward mode over a gradient): linear in the gradient ``g``;
 # the other arguments only give shapes, except in the matmul helpers.
 linear(unbroadcast, unreduce, unindex, args=("g",))
+linear(checked_seed, args=("seed",))
 multilinear(matmul_grad_a, args=("g", "b"))
 multilinear(matmul_grad_b, args=("g", "a"))

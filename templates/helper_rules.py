@@ -11,6 +11,7 @@ import numpy as np
 
 from .contract import (
     adjoint,
+    checked_seed,
     d,
     matmul_grad_a,
     matmul_grad_b,
@@ -63,3 +64,9 @@ def matmul_grad_b_grad(y, g, a, b):
 def copy(y, x):
     # Generated code copies arrays it writes into (and the values it tapes).
     d[x] = d[y]
+
+
+@adjoint(checked_seed)
+def checked_seed_grad(y, seed, output, function):
+    # The seed itself, once checked: the identity in the seed.
+    d[seed] = d[y]

@@ -23,7 +23,7 @@ def unbroadcast(g, x):
 
 def unreduce(g, x, axis=None, keepdims=False):
     """Broadcast the gradient ``g`` of a reduction of ``x`` back to ``x``'s shape."""
-    if axis is not None and not keepdims:
+    if axis is not None and not keepdims and np.ndim(g):
         g = np.expand_dims(g, axis)
     return g * np.ones_like(x)
 
@@ -83,3 +83,15 @@ def unconcatenate(g, arrays, axis=0):
 def add_lists(a, b):
     """Two lists of gradients added element by element."""
     return [x + y for x, y in zip(a, b)]
+
+
+def checked_seed(seed, output, function):
+    """``seed``, the gradient of ``output``, once it is checked to have the
+    output's shape: the default seed 1.0 only makes sense for a scalar output."""
+    if np.shape(seed) != np.shape(output):
+        raise ValueError(
+            f"the output of {function}() has shape {np.shape(output)}, its seed "
+            f"(the gradient of the output) has shape {np.shape(seed)}: pass a seed "
+            "of the output's shape (that gives the vector-Jacobian product)"
+        )
+    return seed

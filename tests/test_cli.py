@@ -114,7 +114,7 @@ def test_generate_from_config_writes_one_module_per_source(project: Path):
     ns = load(out)
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal(4), rng.standard_normal(4)
-    np.testing.assert_allclose(ns["grad_f"](x, y), np.cos(x) * y, rtol=1e-12)
+    np.testing.assert_allclose(ns["grad_f"](x, y, np.ones_like(x)), np.cos(x) * y, rtol=1e-12)
     gx, gy = ns["grad_g"](x, y)  # per-target wrt = ["x", "y"]
     np.testing.assert_allclose(gx, y, rtol=1e-12)
     np.testing.assert_allclose(gy, x, rtol=1e-12)
@@ -162,7 +162,7 @@ def test_generate_command_line_targets_and_wrt_override(project: Path):
     assert "gradgen generate src/model.py::f --wrt 1 -o out" in text
     assert "def grad_g" not in text
     x, y = np.array([0.3, -1.2]), np.array([2.0, 0.5])
-    np.testing.assert_allclose(load(out)["grad_f"](x, y), np.sin(x), rtol=1e-12)
+    np.testing.assert_allclose(load(out)["grad_f"](x, y, np.ones_like(x)), np.sin(x), rtol=1e-12)
     # The flag overrides the per-target wrt of the table too.
     run("generate", "--wrt", "y", cwd=project, check_rc=0)
     ns = load(project / "gen" / "model_grad.py")
@@ -234,7 +234,7 @@ def test_check_fails_after_source_change(project: Path):
     run("check", cwd=project, check_rc=0)
     x, y = np.array([0.1, 0.7]), np.array([1.5, -2.0])
     ns = load(project / "gen" / "model_grad.py")
-    np.testing.assert_allclose(ns["grad_f"](x, y), np.exp(x) * y, rtol=1e-12)
+    np.testing.assert_allclose(ns["grad_f"](x, y, np.ones_like(x)), np.exp(x) * y, rtol=1e-12)
 
 
 def test_check_reports_missing_module_and_command_line_fix(project: Path):

@@ -17,24 +17,18 @@ def grad_branch(x, d_result=1.0):
         z = sin_x * s
     else:
         z = x * x
-    d_s = np.zeros_like(s)
-    d_sin_x = 0.0
-    d_x = np.zeros_like(x)
-    d_z = 0.0
     # Grad of: return np.sum(z)
-    d_z = d_z + d_result
+    d_z = d_result * np.ones_like(z)
     # Grad of: if s > 0:
     if s_gt_zero:
         # Grad of: z = np.sin(x) * s
-        d_sin_x = d_sin_x + d_z * s
-        d_s = d_s + np.sum(d_z * sin_x)
-        d_z = 0.0
-        d_x = d_x + d_sin_x * np.cos(x)
-        d_sin_x = 0.0
+        d_sin_x = d_z * s
+        d_s = np.sum(d_z * sin_x)
+        d_x = d_sin_x * np.cos(x)
     else:
         # Grad of: z = x * x
-        d_x = d_x + 2 * d_z * x
-        d_z = 0.0
+        d_x = 2 * d_z * x
+        d_s = 0.0
     # Grad of: s = np.sum(x)
     d_x = d_x + d_s
     return d_x

@@ -28,22 +28,18 @@ def grad_clipped_walk(x, n, d_result=1.0):
             cond_value_2 = sum_y_times_y > 10.0
             if cond_value_2:
                 break
-    d_sin_y = 0.0
-    d_x = np.zeros_like(x)
-    d_y = np.zeros_like(y)
     # Grad of: return np.sum(y)
-    d_y = d_y + d_result
+    d_y = d_result * np.ones_like(y)
     # Grad of: for i in range(n):
+    d_x = 0.0
     for i in reversed(range(n)[:trips]):
         # Grad of: if i % 2 == 1:
         if not cond_value:
             # Grad of: y = np.sin(y) + x
-            d_sin_y = d_sin_y + d_y
+            d_sin_y = d_y
             d_x = d_x + d_y
-            d_y = np.zeros_like(y)
             y = y_tape.pop()
-            d_y = d_y + d_sin_y * np.cos(y)
-            d_sin_y = 0.0
+            d_y = d_sin_y * np.cos(y)
         # Grad of: if i % 2 == 1:
         cond_value = cond_value_tape.pop()
     # Grad of: y = x

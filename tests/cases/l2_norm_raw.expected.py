@@ -18,7 +18,7 @@ def unbroadcast(g, x):
 
 def unreduce(g, x, axis=None, keepdims=False):
     """Broadcast the gradient ``g`` of a reduction of ``x`` back to ``x``'s shape."""
-    if axis is not None and not keepdims:
+    if axis is not None and not keepdims and np.ndim(g):
         g = np.expand_dims(g, axis)
     return g * np.ones_like(x)
 

@@ -13,11 +13,6 @@ def unstack(g, arrays, axis=0):
     return g
 
 
-def add_lists(a, b):
-    """Two lists of gradients added element by element."""
-    return [x + y for x, y in zip(a, b)]
-
-
 def grad_rnn_list(x, W, U, h0, d_result=1.0):
     """Gradient of rnn_list with respect to W, U.
 
@@ -38,32 +33,24 @@ def grad_rnn_list(x, W, U, h0, d_result=1.0):
         h = np.tanh(h_plus)
         hs.append(h)
     stack_hs = np.stack(hs)
+    # Grad of: return np.sum(np.stack(hs))
+    d_stack_hs = d_result * np.ones_like(stack_hs)
+    d_hs = unstack(d_stack_hs, hs, 0)
+    # Grad of: for t in range(x.shape[0]):
     d_U = np.zeros_like(U)
     d_W = np.zeros_like(W)
     d_h = np.zeros_like(h)
-    d_h_matmul_U = 0.0
-    d_h_plus = 0.0
-    d_hs = [0.0] * len(hs)
-    d_x_part_matmul_W = 0.0
-    # Grad of: return np.sum(np.stack(hs))
-    d_stack_hs = d_result * np.ones_like(stack_hs)
-    d_hs = add_lists(d_hs, unstack(d_stack_hs, hs, 0))
-    # Grad of: for t in range(x.shape[0]):
     for t in reversed(range(x.shape[0])):
         # Grad of: hs.append(h)
         d_h = d_h + d_hs.pop()
         hs.pop()
         # Grad of: h = np.tanh(x[t] @ W + h @ U)
-        d_h_plus = d_h_plus + d_h * (1 - h * h)
-        d_h = np.zeros_like(h)
+        d_h_plus = d_h * (1 - h * h)
         h = h_tape.pop()
-        d_x_part_matmul_W = d_x_part_matmul_W + d_h_plus
-        d_h_matmul_U = d_h_matmul_U + d_h_plus
-        d_h_plus = 0.0
-        d_h = d_h + U @ d_h_matmul_U
+        d_x_part_matmul_W = d_h_plus
+        d_h_matmul_U = d_h_plus
+        d_h = U @ d_h_matmul_U
         d_U = d_U + np.outer(h, d_h_matmul_U)
-        d_h_matmul_U = 0.0
         d_W = d_W + np.outer(x_part, d_x_part_matmul_W)
-        d_x_part_matmul_W = 0.0
         x_part = x_part_tape.pop()
     return d_W, d_U

@@ -16,20 +16,16 @@ def grad_power_loop(x, n, d_result=1.0):
         y_times_x = y * x
         y_tape.append(y)
         y = y_times_x
-    d_x = np.zeros_like(x)
-    d_y = np.zeros_like(y)
-    d_y_times_x = 0.0
     # Grad of: return np.sum(y)
-    d_y = d_y + d_result
+    d_y = d_result * np.ones_like(y)
     # Grad of: for i in range(n):
+    d_x = np.zeros_like(x)
     for i in reversed(range(n)):
         # Grad of: y = y * x
-        d_y_times_x = d_y_times_x + d_y
-        d_y = np.zeros_like(y)
+        d_y_times_x = d_y
         y = y_tape.pop()
-        d_y = d_y + d_y_times_x * x
+        d_y = d_y_times_x * x
         d_x = d_x + d_y_times_x * y
-        d_y_times_x = 0.0
     # Grad of: y = x
     d_x = d_x + d_y
     return d_x

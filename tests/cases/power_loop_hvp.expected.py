@@ -33,39 +33,27 @@ def hvp_power_loop(x, n, t_x, d_result=1.0):
         y = sin_y * x
         # Tangent of: y = np.sin(y) * x
         t_y = t_sin_y * x + t_x * sin_y
-    d_sin_y = 0.0
-    t_d_sin_y = np.zeros_like(d_sin_y)
+    # Grad of: return np.sum(y)
+    ones_like_y = np.ones_like(y)
+    d_y = d_result * ones_like_y
+    t_d_y = np.zeros_like(d_y)
+    # Grad of: for i in range(n):
     d_x = np.zeros_like(x)
     t_d_x = np.zeros_like(d_x)
-    d_y = np.zeros_like(y)
-    t_d_y = np.zeros_like(d_y)
-    # Grad of: return np.sum(y)
-    d_y_new = d_y + d_result
-    t_d_y = t_d_y * np.ones_like(d_y_new)
-    d_y = d_y_new
-    # Grad of: for i in range(n):
     for i in reversed(range(n)):
         # Grad of: y = np.sin(y) * x
-        d_y_times_x = d_y * x
-        t_d_y_times_x = t_d_y * x + t_x * d_y
-        t_d_sin_y = t_d_sin_y + t_d_y_times_x
-        d_sin_y = d_sin_y + d_y_times_x
+        d_sin_y = d_y * x
+        t_d_sin_y = t_d_y * x + t_x * d_y
         d_y_times_sin_y = d_y * sin_y
         t_d_y_times_sin_y = t_d_y * sin_y + t_sin_y * d_y
         t_d_x = t_d_x + t_d_y_times_sin_y
         d_x = d_x + d_y_times_sin_y
-        d_y = np.zeros_like(y)
-        t_d_y = np.zeros_like(d_y)
         y = y_tape.pop()
         t_y = t_y_tape.pop()
         cos_y = np.cos(y)
         t_cos_y = -(t_y * np.sin(y))
-        d_sin_y_times_cos_y = d_sin_y * cos_y
-        t_d_sin_y_times_cos_y = t_d_sin_y * cos_y + t_cos_y * d_sin_y
-        t_d_y = t_d_y + t_d_sin_y_times_cos_y
-        d_y = d_y + d_sin_y_times_cos_y
-        d_sin_y = 0.0
-        t_d_sin_y = np.zeros_like(d_sin_y)
+        d_y = d_sin_y * cos_y
+        t_d_y = t_d_sin_y * cos_y + t_cos_y * d_sin_y
         sin_y = sin_y_tape.pop()
         t_sin_y = t_sin_y_tape.pop()
     # Tangent of grad of: y = x

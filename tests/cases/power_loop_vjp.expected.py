@@ -28,20 +28,16 @@ def vjp_power_loop(x, n):
         sin_y_tape_b = list(sin_y_tape)
         y_b = y
         y_tape_b = list(y_tape)
-        d_sin_y = 0.0
-        d_x = np.zeros_like(x)
-        d_y = np.zeros_like(y_b)
         # Grad of: return np.sum(y)
-        d_y = d_y + d_result
+        d_y = d_result * np.ones_like(y_b)
         # Grad of: for i in range(n):
+        d_x = np.zeros_like(x)
         for i_b in reversed(range(n)):
             # Grad of: y = np.sin(y) * x
-            d_sin_y = d_sin_y + d_y * x
+            d_sin_y = d_y * x
             d_x = d_x + d_y * sin_y_b
-            d_y = np.zeros_like(y_b)
             y_b = y_tape_b.pop()
-            d_y = d_y + d_sin_y * np.cos(y_b)
-            d_sin_y = 0.0
+            d_y = d_sin_y * np.cos(y_b)
             sin_y_b = sin_y_tape_b.pop()
         # Grad of: y = x
         d_x = d_x + d_y

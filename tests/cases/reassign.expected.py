@@ -21,6 +21,6 @@ def grad_f(x, d_result=1.0):
     # Grad of: y = x * 2
     d_x = d_result * y + d_y + 2 * d_y
     # Grad of: x = np.sin(x)
-    d_x = d_x * np.cos(x_2)
+    d_x_2 = d_x * np.cos(x_2)
     # Grad of: x = x * x
-    return 2 * d_x * x
+    return 2 * d_x_2 * x

@@ -36,42 +36,30 @@ def grad_rnn_loss(x, W, U, h0, d_result=1.0):
     h_part_2 = h[T]
     h_part_3 = h[T]
     h_part_2_times_h_part_3 = h_part_2 * h_part_3
-    d_U = np.zeros_like(U)
-    d_W = np.zeros_like(W)
-    d_h = np.zeros_like(h)
-    d_h_item_plus = 0.0
-    d_h_part = 0.0
-    d_h_part_matmul_U = 0.0
-    d_tanh_h_item_plus = 0.0
-    d_x_part_matmul_W = 0.0
     # Grad of: return np.sum(h[T] * h[T])
     d_h_part_2_times_h_part_3 = d_result * np.ones_like(h_part_2_times_h_part_3)
     d_h_part_2 = d_h_part_2_times_h_part_3 * h_part_3
     d_h_part_3 = d_h_part_2_times_h_part_3 * h_part_2
-    d_h[T] = d_h[T] + d_h_part_3
+    d_h = np.zeros_like(h)
+    d_h[T] = d_h_part_3
     d_h[T] = d_h[T] + d_h_part_2
     # Grad of: for t in range(T):
+    d_U = np.zeros_like(U)
+    d_W = np.zeros_like(W)
     for t in reversed(range(T)):
         # Grad of: h[t + 1] = np.tanh(x[t] @ W + h[t] @ U)
-        d_tanh_h_item_plus = d_tanh_h_item_plus + d_h[t + 1]
+        d_tanh_h_item_plus = np.copy(d_h[t + 1])
         d_h[t + 1] = 0.0
         h[t + 1] = h_tape.pop()
-        d_h_item_plus = d_h_item_plus + d_tanh_h_item_plus * (
-            1 - tanh_h_item_plus * tanh_h_item_plus
-        )
-        d_tanh_h_item_plus = 0.0
+        d_h_item_plus = d_tanh_h_item_plus * (1 - tanh_h_item_plus * tanh_h_item_plus)
         tanh_h_item_plus = tanh_h_item_plus_tape.pop()
-        d_x_part_matmul_W = d_x_part_matmul_W + d_h_item_plus
-        d_h_part_matmul_U = d_h_part_matmul_U + d_h_item_plus
-        d_h_item_plus = 0.0
-        d_h_part = d_h_part + U @ d_h_part_matmul_U
+        d_x_part_matmul_W = d_h_item_plus
+        d_h_part_matmul_U = d_h_item_plus
+        d_h_part = U @ d_h_part_matmul_U
         d_U = d_U + np.outer(h_part, d_h_part_matmul_U)
-        d_h_part_matmul_U = 0.0
         d_h[t] = d_h[t] + d_h_part
-        d_h_part = 0.0
         h_part = h_part_tape.pop()
         d_W = d_W + np.outer(x_part, d_x_part_matmul_W)
-        d_x_part_matmul_W = 0.0
         x_part = x_part_tape.pop()
     # Grad of: h[0] = h0
     d_h[0] = 0.0

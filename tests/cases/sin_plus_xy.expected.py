@@ -16,12 +16,28 @@ def unbroadcast(g, x):
     return g
 
 
+def checked_seed(seed, output, function):
+    """``seed``, the gradient of ``output``, once it is checked to have the
+    output's shape: the default seed 1.0 only makes sense for a scalar output."""
+    if np.shape(seed) != np.shape(output):
+        raise ValueError(
+            f"the output of {function}() has shape {np.shape(output)}, its seed "
+            f"(the gradient of the output) has shape {np.shape(seed)}: pass a seed "
+            "of the output's shape (that gives the vector-Jacobian product)"
+        )
+    return seed
+
+
 def grad_sin_plus_xy(x, y, d_result=1.0):
     """Gradient of sin_plus_xy with respect to x, y.
 
     d_result is the gradient of the output (default 1.0).
     """
+    sin_x = np.sin(x)
+    x_times_y = x * y
+    result = sin_x + x_times_y
     # Grad of: return np.sin(x) + x * y
+    d_result = checked_seed(d_result, result, "sin_plus_xy")
     d_sin_x = unbroadcast(d_result, x)
     return unbroadcast(d_result * y, x) + d_sin_x * np.cos(x), unbroadcast(
         d_result * x, y

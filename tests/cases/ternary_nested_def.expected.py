@@ -19,26 +19,18 @@ def grad_gated(x, a, d_result=1.0):
     else:
         g = -x
     g_times_x = g * x
-    d_g = 0.0
-    d_tanh_x = 0.0
-    d_tanh_x_times_scale = 0.0
-    d_x = np.zeros_like(x)
     # Grad of: return np.sum(g * x)
     d_g_times_x = d_result * np.ones_like(g_times_x)
-    d_g = d_g + d_g_times_x * x
-    d_x = d_x + d_g_times_x * g
+    d_g = d_g_times_x * x
+    d_x = d_g_times_x * g
     # Grad of: g = act(x) if a > 0 else -x
     if a_gt_zero:
         # Grad of: g = act(x) if a > 0 else -x
-        d_tanh_x_times_scale = d_tanh_x_times_scale + d_g
-        d_g = 0.0
+        d_tanh_x_times_scale = d_g
         # Grad of: return np.tanh(v) * scale
-        d_tanh_x = d_tanh_x + d_tanh_x_times_scale * scale
-        d_tanh_x_times_scale = 0.0
+        d_tanh_x = d_tanh_x_times_scale * scale
         d_x = d_x + d_tanh_x * (1 - tanh_x * tanh_x)
-        d_tanh_x = 0.0
     else:
         # Grad of: g = act(x) if a > 0 else -x
         d_x = d_x - d_g
-        d_g = 0.0
     return d_x

@@ -24,18 +24,12 @@ def grad_grow(x, d_result=1.0):
         y_times_y = y * y
         sum_y_times_y = np.sum(y_times_y)
         cond_value = sum_y_times_y < 50.0
-    d_y = np.zeros_like(y)
-    d_y_times = 0.0
     # Grad of: return np.sum(y)
-    d_y = d_y + d_result
+    d_y = d_result * np.ones_like(y)
     # Grad of: while np.sum(y * y) < 50.0:
     for trip in range(trips):
         # Grad of: y = y * 1.5 + 0.1
-        d_y_times = d_y_times + d_y
-        d_y = np.zeros_like(y)
+        d_y_times = d_y
         y = y_tape.pop()
-        d_y = d_y + 1.5 * d_y_times
-        d_y_times = 0.0
-    # Grad of: y = x
-    d_x = d_y
-    return d_x
+        d_y = 1.5 * d_y_times
+    return d_y
