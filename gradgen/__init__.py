@@ -24,6 +24,7 @@ from gradgen.decorator import differentiable
 from gradgen.errors import (
     GradgenError,
     NonDifferentiableError,
+    SourceChangedError,
     SourceNotFoundError,
     TemplateError,
     UnknownPrimitiveError,
@@ -36,6 +37,7 @@ __all__ = [
     "GradgenError",
     "NonDifferentiableError",
     "Options",
+    "SourceChangedError",
     "SourceNotFoundError",
     "TemplateError",
     "UnknownPrimitiveError",

@@ -16,7 +16,7 @@ import os
 import textwrap
 import types
 
-from gradgen.errors import SourceNotFoundError
+from gradgen.errors import SourceChangedError, SourceNotFoundError
 from gradgen.options import Options
 
 
@@ -68,6 +68,7 @@ def _function_source(func) -> tuple[str, str, str, int]:
             "cannot differentiate a lambda",
             hint="define the function with `def name(...):` in a file or notebook cell",
         )
+    _check_unchanged(func, func.__code__.co_filename)
     try:
         lines, first = inspect.getsourcelines(func)
         filename = inspect.getsourcefile(func) or func.__code__.co_filename
@@ -87,6 +88,51 @@ def _function_source(func) -> tuple[str, str, str, int]:
     for callee in callees:  # after the function, so its line numbers stay exact
         text += "\n\n" + textwrap.dedent(inspect.getsource(callee))
     return text, _display_path(filename), name, first - 1 - len(imports)
+
+
+def _code_signature(code) -> tuple:
+    """What a code object computes, without its line numbers."""
+    consts = tuple(_code_signature(c) if isinstance(c, types.CodeType) else (type(c), repr(c))
+                   for c in code.co_consts)
+    return (code.co_code, code.co_names, code.co_varnames, code.co_freevars, consts)
+
+
+def _find_code(code, qualname: str, name: str):
+    """The code object of the function ``qualname`` compiled within ``code``."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if getattr(const, "co_qualname", const.co_name) == qualname or (
+                    const.co_name == name and not hasattr(const, "co_qualname")):
+                return const
+            found = _find_code(const, qualname, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _check_unchanged(func, filename: str) -> None:
+    """Refuse to differentiate a file edited after the function was loaded:
+    the function compiled from the text found (the whole file, as Python
+    compiled it, since the code of a function depends on its module) must be
+    the one Python runs."""
+    import linecache
+
+    linecache.checkcache(filename)
+    text = "".join(linecache.getlines(filename))
+    if not text:
+        return  # no text at all: reported as a missing source by the caller
+    try:
+        module = compile(text, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        found = None
+    else:
+        found = _find_code(module, func.__qualname__, func.__name__)
+    if found is None or _code_signature(found) != _code_signature(func.__code__):
+        raise SourceChangedError(
+            f"the source of {func.__name__}() in {_display_path(filename)} is not the code "
+            "Python loaded: the file changed after the function was imported",
+            hint="reload the module (importlib.reload) or restart the interpreter, then "
+                 "call gradgen again")
 
 
 def _callees(func, seen: set) -> list:

@@ -56,6 +56,11 @@ class InvalidSourceError(GradgenError):
     """The source text is not valid Python, or the function is not in it."""
 
 
+class SourceChangedError(GradgenError):
+    """The function's file changed after Python loaded the function: the text
+    gradgen would read is not the code that runs."""
+
+
 class UnsupportedSyntaxError(GradgenError):
     """The function uses a Python construct outside gradgen's subset."""
 

@@ -17,7 +17,7 @@ import libcst as cst
 
 from gradgen.errors import UnknownPrimitiveError, UnsupportedSyntaxError
 from gradgen.lowering import METHODS, LoweringError, call_name, lower_expr
-from gradgen.parse import ParsedFunction, dotted_name
+from gradgen.parse import ParsedFunction, dotted_name, resolve_numpy
 from gradgen.rules import Registry
 
 _NOT_YET = {
@@ -61,6 +61,7 @@ def _check_function(fn: cst.FunctionDef, parsed, registry, calling: tuple,
         fail(params.star_kwarg, "**kwargs parameters are not supported", "name each parameter")
     if fn.asynchronous is not None:
         fail(fn, "async functions are not supported")
+    _check_reserved_names(fn, registry, fail)
     context = _Context(parsed, registry, fail, calling + (fn.name.value,))
     context.defined = {p.name.value for p in (*params.posonly_params, *params.params,
                                               *params.kwonly_params)}
@@ -242,6 +243,25 @@ def _check_small(small, index, statements, context, depth):
     fail(small, f"{type(small).__name__} statements are not supported", _STRAIGHT_LINE_HINT)
 
 
+def _check_reserved_names(fn: cst.FunctionDef, registry, fail) -> None:
+    """Generated code refers to NumPy as ``np`` and to its helpers by name: a
+    parameter or local of the same name would shadow them there."""
+    reserved = {"np"} | set(registry.helpers)
+    params = fn.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        if param.name.value in reserved:
+            fail(param.name, f"the parameter name {param.name.value!r} is used by generated "
+                 "code", f"rename it: generated code calls NumPy as `np` and its helpers "
+                 f"({', '.join(sorted(registry.helpers))}) by name")
+    for target in _find_all(fn.body, (cst.AssignTarget, cst.AugAssign, cst.For)):
+        node = target.target
+        for name in _find_all(node, cst.Name):
+            if name.value in reserved and not isinstance(node, cst.Subscript):
+                fail(name, f"the name {name.value!r} is used by generated code",
+                     "rename this variable: generated code calls NumPy as `np` and its "
+                     "helpers by name")
+
+
 def _check_element_target(target: cst.Subscript, context) -> None:
     if not isinstance(target.value, cst.Name):
         context.fail(target, "only elements of a named array can be assigned")
@@ -278,6 +298,12 @@ def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False, 
             fail(found, f"{what} are not supported", _STRAIGHT_LINE_HINT)
     for starred in _find_all(node, cst.StarredElement):
         fail(starred, "unpacking with * is not supported")
+    for subscript in _find_all(node, cst.Subscript):
+        builder = resolve_numpy(dotted_name(subscript.value), parsed.aliases)
+        if builder in ("np.r_", "np.c_", "np.s_", "np.index_exp", "np.mgrid", "np.ogrid"):
+            fail(subscript, f"{builder}[...] is not supported",
+                 "build the array with np.concatenate([...]) (for np.r_) or "
+                 "np.column_stack([...]) (for np.c_)")
     for ifexp in _find_all(node, cst.IfExp):
         fail(ifexp, "a conditional expression must be the whole value of an assignment",
              "write `v = a if c else b` on its own line")

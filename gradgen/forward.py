@@ -260,10 +260,14 @@ class _Forward:
 
     # -- activity
     def carries(self, value) -> bool:
+        """Whether a tangent flows through ``value``: fail closed, a primitive
+        without a rule carries one (and is refused where it is met)."""
         if isinstance(value, (ir.Name, ir.Tuple)):
             return True
+        if isinstance(value, (ir.Const, ir.Compare, ir.BoolOp)) or is_static(value):
+            return False
         primitive = primitive_of(value)
-        return primitive is not None and self.registry.rule(primitive) is not None
+        return primitive not in self.registry.nondifferentiable
 
     def activity(self) -> set:
         """Names that depend on ``wrt`` (varied) and reach the output (useful)."""
@@ -511,6 +515,8 @@ class _Forward:
                     pre.append(ir.Assign(name, value, origins))
                     local[t.target] = ir.Name(name)
                     locals_[name] = value
+                elif isinstance(t, TGrad) and t.value in (ir.Const(0), ir.Const(0.0)):
+                    pass  # a stated zero: no share of the tangent
                 elif isinstance(t, TGrad):
                     tangent = self.tangent(env[t.param])
                     if tangent is not None:
@@ -575,6 +581,8 @@ class _Forward:
                 masked = ir.Call("np.where", (args[0], t, args[2]) if inner is args[1]
                                  else (args[0], args[1], t))
                 return self.transpose(inner, masked, pending, result, cannot)
+            if f == "np.sum" and len(args) == 1 and not expr.kwargs and _has_d(args[0]):
+                return self.transpose(args[0], t, True, result, cannot)  # t, broadcast back
             if pending:
                 cannot(f"{f}(...) inside unbroadcast(...)")
             if f == "unreduce" and args and _has_d(args[0]):

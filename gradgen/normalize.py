@@ -193,6 +193,21 @@ def _assigned_in_blocks(fn: cst.FunctionDef) -> set:
     return found
 
 
+def _assignment_targets(fn: cst.FunctionDef) -> set:
+    """Names assigned by ``=`` or an augmented assignment anywhere in ``fn``."""
+    found: set = set()
+
+    class Visitor(cst.CSTVisitor):
+        def visit_AssignTarget(self, node):
+            found.update(_names_of_target(node.target))
+
+        def visit_AugAssign(self, node):
+            found.update(_names_of_target(node.target))
+
+    fn.body.visit(Visitor())
+    return found
+
+
 def _names_of_target(node) -> list:
     if isinstance(node, cst.Name):
         return [node.value]
@@ -229,6 +244,7 @@ class _Normalizer:
         self.namer = Namer(_all_names(parsed.node) | {"np"})
         self.scope = _Scope(_assigned_in_blocks(parsed.node), False, self.namer)
         self.static: set = set()
+        self.assigned = _assignment_targets(parsed.node)
         self.mutable: set = set()  # final names that are assigned more than once
         self.blocks: list = [[]]
         self.origin: tuple = ()
@@ -243,10 +259,16 @@ class _Normalizer:
         return self.scope.current
 
     # -- names
+    def is_mutable(self, name: str) -> bool:
+        """One name throughout (no SSA versions): assigned in a block of the
+        function, or defined inside a block at all (an inlined helper's local
+        in a loop of the caller)."""
+        return name in self.scope.mutable or len(self.blocks) > 1
+
     def define(self, name: str) -> str:
         scope = self.scope
         base = scope.base(name)
-        if name in scope.mutable:
+        if self.is_mutable(name):
             self.mutable.add(base)
             scope.current[name] = base
             return base
@@ -262,10 +284,14 @@ class _Normalizer:
     # -- A-normal form
     def emit(self, target: str, value) -> None:
         self.body.append(ir.Assign(target, value, self.origin))
-        if is_static(value, self.static):
-            self.static.add(target)
         if len(self.blocks) > 1:
             self.mutable.add(target)  # recomputed on every trip or branch
+        # A name is static (a shape, a size, a literal) only if it is assigned
+        # once: a name assigned again may hold an array at another point.
+        if is_static(value, self.static) and target not in self.mutable:
+            self.static.add(target)
+        else:
+            self.static.discard(target)
 
     def atom(self, expr, hint: str):
         if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static):
@@ -303,7 +329,7 @@ class _Normalizer:
             value = expr
         else:
             value = self.primitive(expr, name)
-        target = self.scope.base(name) if name in self.scope.mutable else None
+        target = self.scope.base(name) if self.is_mutable(name) else None
         if target is not None and target in ir.names_in(value):
             # `a = a * a` in a loop: compute into a temporary first, so that no
             # statement reads the variable it overwrites.
@@ -420,7 +446,8 @@ class _Normalizer:
             prefix = [(item, ir.Subscript(sequence, ir.Name(index_name)))]
         self.blocks.append([])
         loop_var = self.define(index_name)
-        self.static.add(loop_var)
+        if index_name not in self.assigned:
+            self.static.add(loop_var)  # an integer on every trip
         for item, value in prefix:
             self.origin = origin
             self.emit(self.define(item), self.rename(value))
@@ -452,10 +479,19 @@ class _Normalizer:
             if isinstance(small.value, cst.IfExp):
                 self.conditional_expression(target.value, small.value)
             elif isinstance(target, cst.Tuple):
-                values = [self.atom(self.lower(e.value), t.value.value)
-                          for e, t in zip(small.value.elements, target.elements)]
-                for element, value in zip(target.elements, values):
-                    self.assign(element.value.value, value)
+                names = [t.value.value for t in target.elements]
+                values = [self.atom(self.lower(e.value), name)
+                          for e, name in zip(small.value.elements, names)]
+                # Every value is read before any name is bound (`a, b = b, a`):
+                # a value held by a name the assignment rebinds is copied first.
+                overwritten = {self.current.get(n) for n in names if n in self.scope.mutable}
+                for k, (name, value) in enumerate(zip(names, values)):
+                    if isinstance(value, ir.Name) and value.id in overwritten:
+                        copy = self.namer.fresh(f"{name}_new")
+                        self.emit(copy, value)
+                        values[k] = ir.Name(copy)
+                for name, value in zip(names, values):
+                    self.assign(name, value)
             elif isinstance(target, cst.Subscript):
                 self.set_item(target, self.lower(small.value))
             else:

@@ -202,6 +202,12 @@ def static_truth(expr, fail) -> bool:
     reports a test that is not static."""
     if isinstance(expr, ir.UnaryOp) and expr.op == "not":
         return not static_truth(expr.operand, fail)
+    if isinstance(expr, ir.Call) and expr.func == "constant" and len(expr.args) == 1:
+        try:  # constant(y): the argument is a literal, known when the rule is used
+            static_value(expr.args[0])
+            return True
+        except (ValueError, KeyError, TypeError):
+            return False
     if isinstance(expr, ir.BoolOp) and expr.op in ("and", "or"):
         left = static_truth(expr.left, fail)
         if expr.op == "and":

@@ -193,6 +193,8 @@ class ShapeEnv:
 
     def of(self, expr):
         """The shape of ``expr``'s value, or None when nothing can be proved."""
+        if self.maybe and ir.names_in(expr) & self.maybe:
+            return None  # a gradient that may still be the placeholder 0.0
         if isinstance(expr, ir.Name):
             if expr.id.startswith("np."):
                 return ()

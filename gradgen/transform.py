@@ -561,11 +561,15 @@ class _Reverse:
                     if not g.exact and _reads_grad(t.value):
                         self.maybe.add(local)
                     env[t.target] = ir.Name(local)
+                elif isinstance(t, TGrad) and t.value in (ir.Const(0), ir.Const(0.0)):
+                    var = self.operand(env[t.param])  # `d[p] = 0`: a zero, stated
+                    if var is not None:
+                        contributions.setdefault(var, None)
                 elif isinstance(t, TGrad):
                     var = self.operand(env[t.param])
                     if var is not None:
                         term = expand(t.value)
-                        previous = contributions.get(var)
+                        previous = contributions.get(var)  # None: none, or a stated zero
                         contributions[var] = term if previous is None else ir.BinOp(
                             "+", previous, term)
                 elif isinstance(t, TIf):
@@ -575,7 +579,24 @@ class _Reverse:
                     self.fail(stmt, t.message)
 
         run(rule.body)
-        return [(var, Term(expr, g.exact)) for var, expr in contributions.items()]
+        self.check_covered(rule, stmt, env, contributions)
+        return [(var, Term(expr, g.exact)) for var, expr in contributions.items()
+                if expr is not None]
+
+    def check_covered(self, rule: Rule, stmt, env: dict, contributions: dict) -> None:
+        """Fail closed: an active argument that the rule gave no gradient
+        (an index, a shape, a parameter the rule does not differentiate) is
+        refused, never silently treated as having none."""
+        for param in rule.params:
+            bound = env.get(param)
+            names = _dynamic_names(bound, self.integers) & self.active if bound is not None \
+                else set()
+            for var in sorted(names - set(contributions)) if not (
+                    isinstance(bound, ir.Name) and bound.id in contributions) else ():
+                self.fail(stmt, f"{primitive_of(stmt.value)} has no gradient with respect to "
+                                f"its argument {param!r}, which depends on the differentiated "
+                                f"inputs (rule {rule.name}, {rule.where})",
+                          "make that argument a constant, or add a rule that differentiates it")
 
     def reverse_set_item(self, stmt: ir.SetItem) -> None:
         """``h[i] = v``: the slot's gradient goes to ``v``, then the slot,
@@ -895,6 +916,17 @@ class _Reverse:
         call = ir.Call("checked_seed", (ir.Name(seed), ir.Name(result), ir.Const(self.fn.name)))
         self.state[result] = self.bind(result, call, True, False, origins)
 
+    def check_numeric(self, result: str, ret) -> None:
+        """The differentiated output must be a number or an array: a literal
+        None or string there has no gradient to give."""
+        for stmt in self.definitions.get(result, ()):
+            value = getattr(stmt, "value", None)
+            if isinstance(value, ir.Const) and not isinstance(value.value,
+                                                               (bool, int, float, complex)):
+                self.fail(ret, f"the differentiated output is {value.value!r}, not a number "
+                               "or an array", "return the value to differentiate (first, "
+                               "when there are several)")
+
     def run(self, preserve_result: bool, wrt: tuple) -> Adjoint:
         fn = self.fn
         self.views = _views(fn, self.registry)
@@ -903,6 +935,7 @@ class _Reverse:
         ret = fn.body[-1]
         outputs = ret.value.elts if isinstance(ret.value, ir.Tuple) else (ret.value,)
         results = [o.id for o in outputs]
+        self.check_numeric(results[0], ret)
         seeds = [self.namer.fresh(gradient_name(version_base(r))) for r in results]
         result, seed = results[0], seeds[0]
         for index, (out, out_seed) in enumerate(zip(results, seeds)):
@@ -1003,6 +1036,15 @@ def _view_sources(value, registry: Registry) -> set:
         args, _ = primitive_args(value)
         return {a.id for a in args[:1] if isinstance(a, ir.Name)}
     return set()
+
+
+def _dynamic_names(expr, statics) -> set:
+    """Names whose values (not only shapes or sizes) ``expr`` reads."""
+    if isinstance(expr, ir.Name):
+        return {expr.id}
+    if is_static(expr, statics):
+        return set()
+    return set().union(*(_dynamic_names(c, statics) for c in ir.children(expr)))
 
 
 def _reads_grad(expr) -> bool:

@@ -39,6 +39,12 @@ def nondifferentiable(*primitives):
     """Declare primitives whose outputs carry no gradient (shapes, masks...)."""
 
 
+def constant(value):
+    """In a rule's ``if``: whether the argument is a literal (a number, None,
+    a tuple of them), known when the rule is instantiated."""
+    return True
+
+
 def unsupported(message):
     """In a rule, refuse a static case (e.g. an ``ord=``) with this message."""
     raise NotImplementedError(message)

@@ -49,6 +49,10 @@ linear(np.stack, np.concatenate, args=("arrays",))
 linear(np.array, np.asarray, args=("object",))
 linear(np.where, args=("x", "y"))
 
+# Constructors whose values are linear in some arguments.
+linear(np.full, args=("fill_value",))
+linear(np.linspace, args=("start", "stop"))
+
 # Products that are linear in each factor.
 multilinear(operator.matmul, np.matmul, np.dot, np.outer, args=("a", "b"))
 

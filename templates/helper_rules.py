@@ -29,6 +29,7 @@ nondifferentiable(np.heaviside, slice)
 def unbroadcast_grad(y, g, x):
     # y sums g down to x's shape; the adjoint broadcasts back to g's shape.
     d[g] = unreduce(d[y], g, None, False)
+    d[x] = 0  # x gives only a shape
 
 
 @adjoint(unreduce)
@@ -38,12 +39,14 @@ def unreduce_grad(y, g, x, axis=None, keepdims=False):
         d[g] = unbroadcast(d[y], g)
     else:
         d[g] = unbroadcast(np.sum(d[y], axis=axis, keepdims=keepdims), g)
+    d[x] = 0  # x gives only a shape
 
 
 @adjoint(unindex)
 def unindex_grad(y, g, x, index):
     # y adds g into zeros at index; the adjoint reads the entries back.
     d[g] = unbroadcast(d[y][index], g)
+    d[x] = 0  # x gives only a shape
 
 
 @adjoint(matmul_grad_a)
@@ -70,3 +73,4 @@ def copy(y, x):
 def checked_seed_grad(y, seed, output, function):
     # The seed itself, once checked: the identity in the seed.
     d[seed] = d[y]
+    d[output] = 0  # the output gives only a shape

@@ -16,6 +16,7 @@ import numpy as np
 
 from .contract import (
     adjoint,
+    constant,
     d,
     matmul_grad_a,
     matmul_grad_b,
@@ -34,7 +35,7 @@ from .contract import (
 nondifferentiable(
     np.shape, np.ndim, np.size, len,
     np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones, np.empty,
-    np.full, np.eye, np.arange, np.linspace,
+    np.eye,
     np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc,
     np.argmax, np.argmin, np.argsort, np.isnan, np.isinf, np.isfinite,
     np.logical_and, np.logical_or, np.logical_not,
@@ -70,8 +71,30 @@ def truediv(z, x, y):
 
 @adjoint(operator.pow, np.power)
 def pow(z, x, y):
-    d[x] = unbroadcast(d[z] * y * x ** (y - 1), x)
-    d[y] = unbroadcast(d[z] * z * np.log(x), y)
+    # As autograd: 0 ** 0 has the gradient 0 in x, and 0 ** y has 0 in y
+    # (the limit along the positive axis); a literal exponent reads plainly.
+    if constant(y):
+        if y != 0:
+            d[x] = unbroadcast(d[z] * y * x ** (y - 1), x)
+        else:
+            d[x] = 0
+    else:
+        d[x] = unbroadcast(d[z] * y * x ** np.where(y == 0, 1.0, y - 1), x)
+        d[y] = unbroadcast(d[z] * z * np.log(np.where(x == 0, 1.0, x)), y)
+
+
+@adjoint(operator.mod, np.mod, np.remainder)
+def mod(z, x, y):
+    # z = x - floor(x / y) * y: piecewise linear (NumPy's and Python's sign convention).
+    d[x] = unbroadcast(d[z], x)
+    d[y] = unbroadcast(-d[z] * np.floor(x / y), y)
+
+
+@adjoint(np.fmod)
+def fmod(z, x, y):
+    # z = x - trunc(x / y) * y (C's sign convention).
+    d[x] = unbroadcast(d[z], x)
+    d[y] = unbroadcast(-d[z] * np.trunc(x / y), y)
 
 
 @adjoint(operator.neg, np.negative)
@@ -252,6 +275,34 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
         unsupported("only the 2-norm / Frobenius norm (ord=None) has a gradient rule")
     # Undefined where the norm is zero.
     d[x] = unreduce(d[y] / y, x, axis, keepdims) * x
+
+
+# --------------------------------------------------------------- constructors
+
+
+@adjoint(np.full)
+def full(y, shape, fill_value, dtype=None):
+    d[fill_value] = unbroadcast(unreduce(d[y], y, None, False), fill_value)
+
+
+@adjoint(np.arange)
+def arange(y, start, stop=None, step=None, dtype=None):
+    # The values are start + k * step; their number is piecewise constant.
+    if stop is None:
+        d[start] = 0  # np.arange(stop): 0, 1, ..., whatever stop is
+    else:
+        d[start] = np.sum(d[y])
+        d[stop] = 0
+        d[step] = np.sum(d[y] * np.arange(np.size(y)))
+
+
+@adjoint(np.linspace)
+def linspace(y, start, stop, num=50, endpoint=True):
+    # y = start + (stop - start) * t along axis 0, with t = linspace(0, 1, num).
+    t = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint),
+                   (-1,) + (1,) * (np.ndim(y) - 1))
+    d[start] = unbroadcast(np.sum(d[y] * (1 - t), axis=0), start)
+    d[stop] = unbroadcast(np.sum(d[y] * t, axis=0), stop)
 
 
 # ------------------------------------------------------------- shape changes
