@@ -372,6 +372,10 @@ class _Forward:
         if blocks(stmt):
             changes = {f: self.block(getattr(stmt, f)) for f in _BLOCK_FIELDS
                        if isinstance(getattr(stmt, f, None), tuple)}
+            if isinstance(stmt, ir.For) and stmt.target in self.active:
+                # The loop index is an integer: its tangent is zero on every trip.
+                zero = ir.Assign(self.define(stmt.target), ir.Const(0.0), self.origins(stmt))
+                changes["body"] = (*self.mark([zero]), *changes["body"])
             return [dataclasses.replace(stmt, **changes)]
         if type(stmt).__name__ in ("Break", "Continue"):
             return [stmt]  # jumps leave primal and tangent statements alike
@@ -454,8 +458,14 @@ class _Forward:
             return [], ir.Name(self.tname(value.id))
         if isinstance(value, ir.Tuple):
             return [], self.tangent_value(value)
+        if isinstance(value, ir.Call) and value.func == ir.LIST_LITERAL:
+            return [], ir.Call(ir.LIST_LITERAL, tuple(self.tangent_value(a) for a in value.args))
         primitive = primitive_of(value)
         rule = self.registry.rule(primitive)
+        if rule is None:
+            self.fail(stmt, f"no gradient rule for {primitive or ir.to_source(value)}",
+                      "add a rule with @adjoint in a rule file (see templates/README.md)",
+                      UnknownPrimitiveError)
         env = self.bind(rule, stmt, result)
         linearity = self.registry.tangents.get(primitive)
         if linearity is not None:

@@ -193,6 +193,19 @@ def _assigned_in_blocks(fn: cst.FunctionDef) -> set:
     return found
 
 
+# NumPy functions that take a sequence of arrays as such (of any shapes).
+SEQUENCE_FUNCTIONS = frozenset({
+    "np.concatenate", "np.stack", "np.hstack", "np.vstack", "np.dstack", "np.column_stack",
+    "np.row_stack", "np.block", "np.array", "np.asarray", "np.asanyarray",
+    "np.linalg.multi_dot", "np.broadcast_arrays", "np.einsum",
+})  # fmt: skip
+
+
+def _is_sequence_literal(expr) -> bool:
+    return isinstance(expr, ir.Tuple) or (isinstance(expr, ir.Call)
+                                          and expr.func == ir.LIST_LITERAL)
+
+
 def _assignment_targets(fn: cst.FunctionDef) -> set:
     """Names assigned by ``=`` or an augmented assignment anywhere in ``fn``."""
     found: set = set()
@@ -320,6 +333,12 @@ class _Normalizer:
             return ir.Subscript(atom(expr.value), new_index)
         if isinstance(expr, ir.Attribute):
             return expr
+        if (isinstance(expr, ir.Call) and expr.func.startswith("np.")
+                and expr.func not in SEQUENCE_FUNCTIONS):
+            # A tuple or list of values given where NumPy expects an array is
+            # that array: np.linalg.norm((x, y)) is np.linalg.norm(np.asarray((x, y))).
+            expr = ir.map_children(expr, lambda e: ir.Call("np.asarray", (e,)) if (
+                _is_sequence_literal(e) and not is_static(e, self.static)) else e)
         return ir.map_children(expr, atom)
 
     def assign(self, name: str, expr) -> None:

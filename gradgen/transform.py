@@ -762,6 +762,8 @@ class _Reverse:
                     start[var] = Grad(ir.Name(self.canonical_name(var)), exact, owned)
             self.state = dict(start)
             body = list(self.run_block(stmt.body))
+            if isinstance(stmt, ir.For):
+                self.take(stmt.target)  # each trip defines the index anew: an integer
             exit_state = dict(self.state)
             new = {}
             for var, (had, exact, _) in need.items():

@@ -15,7 +15,9 @@ def unbroadcast(g, x):
     shape = np.shape(x)
     while np.ndim(g) > len(shape):
         g = np.sum(g, axis=0)
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    # g may have fewer axes than x: the scalar 0.0 stands for a zero gradient.
+    tail = shape[len(shape) - np.ndim(g):]
+    axes = tuple(i for i, (n, m) in enumerate(zip(tail, np.shape(g))) if n == 1 and m != 1)
     if axes:
         g = np.sum(g, axis=axes, keepdims=True)
     return g
