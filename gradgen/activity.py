@@ -9,7 +9,7 @@ masks and computations that do not reach the output produce no backward code.
 from __future__ import annotations
 
 from gradgen import ir
-from gradgen.normalize import is_static, primitive_of
+from gradgen.normalize import BUILTIN_STATIC, is_static, primitive_of
 from gradgen.rules import Registry
 
 
@@ -21,7 +21,8 @@ def carries_gradient(stmt, registry: Registry) -> bool:
         return False
     if isinstance(stmt.value, (ir.Name, ir.Tuple)) or _is_list(stmt):
         return True  # a copy, or a tuple or list of values
-    if isinstance(stmt.value, (ir.Const, ir.Compare, ir.BoolOp)) or is_static(stmt.value):
+    if isinstance(stmt.value, (ir.Const, ir.Compare, ir.BoolOp)) or is_static(
+            stmt.value, static_calls=registry.static_calls | BUILTIN_STATIC):
         return False  # literals, shapes, and comparisons (piecewise constant)
     # Fail closed: a primitive without a rule carries a gradient too, so that
     # the transform meets it and refuses it; only reviewed ones carry none.

@@ -169,14 +169,15 @@ def _display_path(filename: str) -> str:
 
 
 def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
-           mode: str = "reverse", explain: list | None = None) -> str:
+           mode: str = "reverse", explain: list | None = None, rules=None) -> str:
     """The source text of a standalone module holding ``func``'s gradient
     (or, with ``mode``, its JVP, callback-style forward pass or HVP).
 
     ``explain``: a list to which each simplifier rewrite applied is appended
     (``rule: before -> after``), to see why the output looks as it does."""
     text, filename, name, line_offset = _function_source(func)
-    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes,
+                           rules=rules)
     from gradgen import driver
 
     return driver.generate_module(text, [(name, options)], filename=filename,
@@ -192,9 +193,11 @@ def source_from_text(
     shapes=None,
     filename: str = "<string>",
     mode: str = "reverse",
+    rules=None,
 ) -> str:
     """Like :func:`source`, for a function given as module source text."""
-    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes,
+                           rules=rules)
     from gradgen import driver
 
     return driver.generate_module(text, [(function, options)], filename=filename)
@@ -207,7 +210,8 @@ def compile_module(module_source: str, filename: str = "<gradgen>") -> dict:
     return namespace
 
 
-def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None):
+def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
+         rules=None):
     """The gradient of ``func`` as a callable.
 
     The callable takes ``func``'s parameters plus a trailing output seed
@@ -215,7 +219,7 @@ def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, s
     tuple in ``wrt`` order for several; ``(value, gradient)`` with
     ``preserve_result=True``.
     """
-    text = source(func, wrt, preserve_result, simplify, shapes)
+    text = source(func, wrt, preserve_result, simplify, shapes, rules=rules)
     namespace = compile_module(text, f"<gradient of {func.__name__}>")
     return namespace[gradient_name(func.__name__)]
 
@@ -228,9 +232,11 @@ def grad_from_source(
     simplify: bool = True,
     shapes=None,
     filename: str = "<string>",
+    rules=None,
 ):
     """Like :func:`grad`, for a function given as module source text."""
-    module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename)
+    module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
+                              rules=rules)
     return compile_module(module)[gradient_name(function)]
 
 
@@ -241,43 +247,46 @@ def _compiled(module_text: str, function: str, mode: str, what: str):
     return compile_module(module_text, f"<{what} of {function}>")[function_name(function, mode)]
 
 
-def jvp(func, wrt=(0,), simplify: bool = True, shapes=None):
+def jvp(func, wrt=(0,), simplify: bool = True, shapes=None, rules=None):
     """Forward mode: ``jvp_f(*args, *tangents) -> (output, tangent of the output)``.
 
     One tangent per ``wrt`` parameter, in ``wrt`` order, each of its
     parameter's shape; they come after ``func``'s parameters (before any
     parameter that has a default).
     """
-    text = source(func, wrt, False, simplify, shapes, mode="forward")
+    text = source(func, wrt, False, simplify, shapes, mode="forward", rules=rules)
     return _compiled(text, func.__name__, "forward", "JVP")
 
 
 def jvp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
-                    filename: str = "<string>"):
+                    filename: str = "<string>", rules=None):
     """Like :func:`jvp`, for a function given as module source text."""
-    module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "forward")
+    module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "forward",
+                              rules)
     return _compiled(module, function, "forward", "JVP")
 
 
-def vjp(func, wrt=(0,), simplify: bool = True, shapes=None):
+def vjp(func, wrt=(0,), simplify: bool = True, shapes=None, rules=None):
     """Callback style (Thinc): ``vjp_f(*args) -> (output, backprop)``.
 
     ``backprop(d_output=1.0)`` returns the gradient (a tuple in ``wrt`` order
     for several), from the forward values it closes over; it can be called
     any number of times.
     """
-    text = source(func, wrt, False, simplify, shapes, mode="callback")
+    text = source(func, wrt, False, simplify, shapes, mode="callback", rules=rules)
     return _compiled(text, func.__name__, "callback", "VJP")
 
 
 def vjp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
-                    filename: str = "<string>"):
+                    filename: str = "<string>", rules=None):
     """Like :func:`vjp`, for a function given as module source text."""
-    module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "callback")
+    module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "callback",
+                              rules)
     return _compiled(module, function, "callback", "VJP")
 
 
-def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None):
+def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
+        rules=None):
     """Hessian-vector products, forward mode over the generated gradient.
 
     ``hvp_f(*args, *vectors, d_output=1.0) -> H @ v``: one vector per ``wrt``
@@ -285,13 +294,14 @@ def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, sh
     order (the blocks of the Hessian times the stacked vector).  With
     ``preserve_result=True``: ``(gradient, H @ v)``.
     """
-    text = source(func, wrt, preserve_result, simplify, shapes, mode="hvp")
+    text = source(func, wrt, preserve_result, simplify, shapes, mode="hvp", rules=rules)
     return _compiled(text, func.__name__, "hvp", "HVP")
 
 
 def hvp_from_source(text: str, function: str, wrt=(0,), preserve_result: bool = False,
-                    simplify: bool = True, shapes=None, filename: str = "<string>"):
+                    simplify: bool = True, shapes=None, filename: str = "<string>",
+                    rules=None):
     """Like :func:`hvp`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
-                              "hvp")
+                              "hvp", rules)
     return _compiled(module, function, "hvp", "HVP")

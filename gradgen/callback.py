@@ -130,18 +130,14 @@ def reentrant(backward: tuple, outer: set, namer: Namer) -> tuple:
 def vjp_function(text: str, function: str, options, filename: str = "<string>",
                  line_offset: int = 0) -> GeneratedFunction:
     """``vjp_<function>``: the forward pass, returning ``(output, backprop)``."""
-    from gradgen import emit, fence, normalize, parse, rename, simplify, transform
+    from gradgen import driver, emit, rename, simplify, transform
     from gradgen.api import function_name
-    from gradgen.rules import load_registry
 
-    registry = load_registry()
-    parsed = parse.parse_function(text, function, filename, line_offset)
-    fence.check(parsed, registry)
-    primal = normalize.normalize(parsed, registry.primitives)
+    primal, registry = driver.front(text, function, options, filename, line_offset)
     adjoint = transform.reverse(primal, options.wrt, registry, True, filename,
                                 dict(options.shapes))
     if options.simplify:
-        adjoint = simplify.simplify(adjoint, dict(options.shapes))
+        adjoint = simplify.simplify(adjoint, dict(options.shapes), registry=registry)
     fn, n_forward = rename.coalesce(adjoint.function, adjoint.n_forward)
     ret = fn.body[-1]
     if not (isinstance(ret, ir.Return) and isinstance(ret.value, ir.Tuple)

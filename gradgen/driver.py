@@ -36,15 +36,22 @@ def _docstring(adjoint: transform.Adjoint, preserve_result: bool) -> str:
     return text + "\n    "
 
 
+def front(text: str, function: str, options: Options, filename: str = "<string>",
+          line_offset: int = 0, path: str | None = None):
+    """The front end every mode shares: parse, fence, normalize.  Returns the
+    function in ANF and the registry of the rules ``options`` names."""
+    registry = load_registry(options.rules)
+    parsed = parse.parse_function(text, function, filename, line_offset, path)
+    fence.check(parsed, registry)
+    return normalize.normalize(parsed, registry), registry
+
+
 def generate_function(text: str, function: str, options: Options, filename: str = "<string>",
                       line_offset: int = 0, explain: list | None = None,
                       path: str | None = None, stage_log: list | None = None
                       ) -> emit.EmittedFunction:
     """One gradient function, through every stage but the final formatting."""
-    registry = load_registry()
-    parsed = parse.parse_function(text, function, filename, line_offset, path)
-    fence.check(parsed, registry)
-    primal = normalize.normalize(parsed, registry.primitives)
+    primal, registry = front(text, function, options, filename, line_offset, path)
     adjoint = transform.reverse(primal, options.wrt, registry, options.preserve_result, filename,
                                 dict(options.shapes))
     if stage_log is not None:
@@ -52,7 +59,7 @@ def generate_function(text: str, function: str, options: Options, filename: str 
         stage_log.append(("transform", adjoint.function.body, adjoint.n_forward,
                           adjoint.function.params))
     if options.simplify:
-        adjoint = simplify.simplify(adjoint, dict(options.shapes), explain)
+        adjoint = simplify.simplify(adjoint, dict(options.shapes), explain, registry)
     if stage_log is not None and options.simplify:
         stage_log.append(("simplify", adjoint.function.body, adjoint.n_forward,
                           adjoint.function.params))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import libcst as cst
 
 from gradgen.errors import UnknownPrimitiveError, UnsupportedSyntaxError
-from gradgen.lowering import METHODS, LoweringError, call_name, lower_expr
+from gradgen.lowering import LoweringError, call_name, lower_expr
 from gradgen.parse import ParsedFunction, dotted_name, resolve_numpy
 from gradgen.rules import Registry
 
@@ -312,7 +312,7 @@ def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False, 
     for name in _find_all(node, cst.Name):
         _check_name(name, node, defined, parsed, fail)
     try:
-        lower_expr(node, parsed.aliases)
+        lower_expr(node, parsed.aliases, registry)
     except LoweringError as exc:
         fail(exc.node, exc.message, exc.hint)
     if isinstance(node, cst.Tuple) and not allow_tuple:
@@ -322,7 +322,7 @@ def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False, 
 def _check_call(call: cst.Call, parsed, registry, fail, context=None):
     name = call_name(call.func, parsed.aliases)
     if name is None:
-        if isinstance(call.func, cst.Attribute) and call.func.attr.value in METHODS:
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value in registry.methods:
             return
         return  # lowering reports unsupported methods with their location
     if registry.knows(name):

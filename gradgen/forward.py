@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from gradgen import emit, ir
 from gradgen.errors import Location, UnknownPrimitiveError, UnsupportedSyntaxError, UsageError
-from gradgen.normalize import Namer, describe, is_static, primitive_args, primitive_of, version_base
+from gradgen.normalize import BUILTIN_STATIC, Namer, describe, is_static, primitive_args, primitive_of, version_base
 from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind, static_truth
 from gradgen.transform import resolve_wrt
 
@@ -128,14 +128,14 @@ def names_read(stmt) -> set:
     return names
 
 
-def dynamic_names(expr) -> set:
+def dynamic_names(expr, static_calls=BUILTIN_STATIC) -> set:
     """Names whose values ``expr`` depends on differentiably: not those read
     only for a shape, size or dtype (``x.dtype``, ``np.shape(x)``)."""
     if isinstance(expr, ir.Name):
         return {expr.id}
-    if not isinstance(expr, ir.Const) and is_static(expr):
+    if not isinstance(expr, ir.Const) and is_static(expr, static_calls=static_calls):
         return set()
-    return set().union(*(dynamic_names(c) for c in ir.children(expr)))
+    return set().union(*(dynamic_names(c, static_calls) for c in ir.children(expr)))
 
 
 def defined(stmt) -> set:
@@ -191,6 +191,7 @@ class _Forward:
         self.fn = fn
         self.wrt = wrt
         self.registry = registry
+        self.static_calls = registry.static_calls | BUILTIN_STATIC
         self.filename = filename
         self.params = {p.name for p in fn.params}
         counts: dict = {}
@@ -208,7 +209,7 @@ class _Forward:
         self.statics: set = set()  # names of shapes, sizes, literals (assigned once)
         for stmt in flatten(fn.body):
             if (isinstance(stmt, ir.Assign) and stmt.target not in self.mutable
-                    and is_static(stmt.value, self.statics)):
+                    and is_static(stmt.value, self.statics, self.static_calls)):
                 self.statics.add(stmt.target)
         taken = self.params | set(counts) | {version_base(n) for n in counts} | {"np"}
         self.namer = Namer(taken)
@@ -264,7 +265,8 @@ class _Forward:
         without a rule carries one (and is refused where it is met)."""
         if isinstance(value, (ir.Name, ir.Tuple)):
             return True
-        if isinstance(value, (ir.Const, ir.Compare, ir.BoolOp)) or is_static(value):
+        if isinstance(value, (ir.Const, ir.Compare, ir.BoolOp)) or is_static(
+                value, static_calls=self.static_calls):
             return False
         primitive = primitive_of(value)
         return primitive not in self.registry.nondifferentiable
@@ -283,13 +285,13 @@ class _Forward:
                 if stack is not None:
                     return [({stack}, stmt.target)]
                 if self.carries(stmt.value):
-                    return [(dynamic_names(stmt.value), stmt.target)]
+                    return [(dynamic_names(stmt.value, self.static_calls), stmt.target)]
             elif isinstance(stmt, _POP):
                 return [({stmt.stack}, stmt.target)]
             elif isinstance(stmt, _SETITEM):
-                return [(dynamic_names(stmt.value) | {stmt.target}, stmt.target)]
+                return [(dynamic_names(stmt.value, self.static_calls) | {stmt.target}, stmt.target)]
             elif isinstance(stmt, _PUSH):
-                return [(dynamic_names(stmt.value) | {stmt.stack}, stmt.stack)]
+                return [(dynamic_names(stmt.value, self.static_calls) | {stmt.stack}, stmt.stack)]
             return []
 
         flows = [edge for stmt in stmts for edge in edges(stmt)]
@@ -405,7 +407,7 @@ class _Forward:
             tvalue = (ir.Call(f"{self.tname(stack)}.pop") if stack in self.active
                       else self.zero_of(ir.Name(target)))
             return [stmt, *self.mark([ir.Assign(tvar, tvalue, origins)])]
-        if not self.carries(value) or not (dynamic_names(value) & self.active):
+        if not self.carries(value) or not (dynamic_names(value, self.static_calls) & self.active):
             # a name assigned several times, active elsewhere: its tangent is 0 here
             plain = value in (ir.Const(None), ir.Call("list"))
             zero = self.zero_of(value if plain else ir.Name(target))
@@ -659,7 +661,7 @@ def forward(fn: ir.Function, wrt, registry: Registry, filename: str = "<string>"
 # ------------------------------------------------- A-normal form, for IR input
 
 
-def anf(fn: ir.Function) -> ir.Function:
+def anf(fn: ir.Function, static_calls: frozenset = BUILTIN_STATIC) -> ir.Function:
     """``fn`` (generated IR: a gradient) with one primitive per statement, so
     that forward mode can run over it.  Temporaries are named like
     normalize.py names them (``d_y_times_x``)."""
@@ -675,7 +677,7 @@ def anf(fn: ir.Function) -> ir.Function:
     statics: set = set()  # names assigned once, to a shape, size or literal
 
     def atom(expr, out, origins, hint):
-        if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, statics):
+        if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, statics, static_calls):
             return expr
         value = primitive(expr, out, origins, hint)
         label = describe(value)
@@ -689,7 +691,7 @@ def anf(fn: ir.Function) -> ir.Function:
         if isinstance(expr, ir.Subscript):
             index = expr.index
             parts = index.elts if isinstance(index, ir.Tuple) else (index,)
-            parts = tuple(p if is_static(p, statics) else atom(p, out, origins, hint)
+            parts = tuple(p if is_static(p, statics, static_calls) else atom(p, out, origins, hint)
                           for p in parts)
             new_index = ir.Tuple(parts) if isinstance(index, ir.Tuple) else parts[0]
             return ir.Subscript(atom(expr.value, out, origins, hint), new_index)
@@ -707,7 +709,7 @@ def anf(fn: ir.Function) -> ir.Function:
             if isinstance(stmt, ir.Assign):
                 hint = version_base(stmt.target)
                 value = stmt.value
-                if not (isinstance(value, (ir.Name, ir.Const)) or is_static(value, statics)):
+                if not (isinstance(value, (ir.Name, ir.Const)) or is_static(value, statics, static_calls)):
                     value = primitive(value, out, origins, hint)
                 elif counts.get(stmt.target) == 1 and stmt.target not in mutable:
                     statics.add(stmt.target)
@@ -744,7 +746,7 @@ def anf(fn: ir.Function) -> ir.Function:
 # -------------------------------------------------------- simplify and print
 
 
-def _simplified(tangent: Tangent, shapes: dict) -> tuple:
+def _simplified(tangent: Tangent, shapes: dict, registry) -> tuple:
     """(function, n_forward) of straight-line JVP code after the reverse-mode
     simplifier: the primal statements are its forward pass, the tangent
     statements its backward pass (both are plain dataflow)."""
@@ -770,7 +772,7 @@ def _simplified(tangent: Tangent, shapes: dict) -> tuple:
         primal=dataclasses.replace(primal, params=primal.params + extra),
         grad_of=dict(tangent.tangent_of),
     )
-    adjoint = simplify.simplify(adjoint, shapes)
+    adjoint = simplify.simplify(adjoint, shapes, registry=registry)
     return adjoint.function, adjoint.n_forward
 
 
@@ -843,13 +845,13 @@ def interleave(body, n_forward: int) -> tuple:
     return tuple(out) + (ret,)
 
 
-def finish(tangent: Tangent, simplify_on: bool, shapes: dict) -> ir.Function:
+def finish(tangent: Tangent, simplify_on: bool, shapes: dict, registry) -> ir.Function:
     """Simplify (straight-line code), rename SSA versions back, interleave."""
     from gradgen import rename
 
     if tangent.n_forward is not None:
         if simplify_on:
-            function, n_forward = _simplified(tangent, shapes)
+            function, n_forward = _simplified(tangent, shapes, registry)
         else:
             function, n_forward = tangent.function, tangent.n_forward
         function, n_forward = rename.coalesce(function, n_forward)
@@ -918,14 +920,10 @@ def function_source(name: str, function: ir.Function, docstring: str) -> str:
     return "\n".join(lines + body_lines(function.body)) + "\n"
 
 
-def _front(text, function, filename, line_offset):
-    from gradgen import fence, normalize, parse
-    from gradgen.rules import load_registry
+def _front(text, function, options, filename, line_offset):
+    from gradgen import driver
 
-    registry = load_registry()
-    parsed = parse.parse_function(text, function, filename, line_offset)
-    fence.check(parsed, registry)
-    return normalize.normalize(parsed, registry.primitives), registry
+    return driver.front(text, function, options, filename, line_offset)
 
 
 def jvp_function(text: str, function: str, options, filename: str = "<string>",
@@ -933,9 +931,9 @@ def jvp_function(text: str, function: str, options, filename: str = "<string>",
     """``jvp_<function>``: forward mode through every stage."""
     from gradgen.api import function_name
 
-    primal, registry = _front(text, function, filename, line_offset)
+    primal, registry = _front(text, function, options, filename, line_offset)
     tangent = forward(primal, options.wrt, registry, filename, return_value=True)
-    result = finish(tangent, options.simplify, dict(options.shapes))
+    result = finish(tangent, options.simplify, dict(options.shapes), registry)
     wrt = ", ".join(tangent.wrt)
     tparams = ", ".join(tangent.tangent_params)
     docstring = (f"Forward-mode derivative of {function} with respect to {wrt}.\n\n"
@@ -953,18 +951,19 @@ def hvp_function(text: str, function: str, options, filename: str = "<string>",
     from gradgen import simplify, transform
     from gradgen.api import function_name
 
-    primal, registry = _front(text, function, filename, line_offset)
+    primal, registry = _front(text, function, options, filename, line_offset)
     adjoint = transform.reverse(primal, options.wrt, registry, False, filename,
                                 dict(options.shapes))
     if options.simplify:
-        adjoint = simplify.simplify(adjoint, dict(options.shapes))
+        adjoint = simplify.simplify(adjoint, dict(options.shapes), registry=registry)
     body = adjoint.function.body
     n = adjoint.n_forward
     marked = body[:n] + as_gradient(body[n:])
-    gradient = anf(dataclasses.replace(adjoint.function, body=marked))
+    gradient = anf(dataclasses.replace(adjoint.function, body=marked),
+                   registry.static_calls | BUILTIN_STATIC)
     tangent = forward(gradient, adjoint.wrt, registry, filename,
                       return_value=options.preserve_result)
-    result = finish(tangent, options.simplify, dict(options.shapes))
+    result = finish(tangent, options.simplify, dict(options.shapes), registry)
     wrt = ", ".join(adjoint.wrt)
     tparams = ", ".join(tangent.tangent_params)
     several = len(adjoint.wrt) > 1

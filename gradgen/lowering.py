@@ -2,10 +2,10 @@
 
 Shared by the normalizer (user code) and the rule loader (templates/), so a
 rule and the code it applies to are read the same way.  Canonical names:
-NumPy functions are ``np.<name>`` whatever the user's alias; methods with a
-NumPy equivalent become that function (``x.sum(axis=1)`` ->
-``np.sum(x, axis=1)``, ``x.T`` -> ``np.transpose(x)``); Python operators
-are ``operator.<name>``.
+NumPy functions are ``np.<name>`` whatever the user's alias; methods and
+attributes that the registry declares as aliases become their function
+(``x.sum(axis=1)`` -> ``np.sum(x, axis=1)``, ``x.T`` -> ``np.transpose(x)``);
+Python operators are ``operator.<name>``.
 """
 
 from __future__ import annotations
@@ -33,12 +33,6 @@ COMPARISONS = {
     cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">",
     cst.GreaterThanEqual: ">=", cst.Equal: "==", cst.NotEqual: "!=",
     cst.Is: "is", cst.IsNot: "is not",
-}  # fmt: skip
-METHODS = {
-    "sum": "np.sum", "mean": "np.mean", "max": "np.max", "min": "np.min",
-    "prod": "np.prod", "dot": "np.dot", "transpose": "np.transpose",
-    "reshape": "np.reshape", "squeeze": "np.squeeze", "clip": "np.clip",
-    "ravel": "np.ravel", "flatten": "np.ravel",
 }  # fmt: skip
 STATIC_ATTRIBUTES = frozenset({"shape", "ndim", "size", "dtype"})
 BUILTINS = frozenset({"abs", "len", "range", "float", "int", "min", "max", "sum"})
@@ -71,11 +65,13 @@ def call_name(func: cst.BaseExpression, aliases: Mapping) -> str | None:
     return None
 
 
-def lower_expr(node: cst.BaseExpression, aliases: Mapping) -> ir.Expr:
-    """The IR form of a libcst expression (not yet one primitive per statement)."""
+def lower_expr(node: cst.BaseExpression, aliases: Mapping, registry=None) -> ir.Expr:
+    """The IR form of a libcst expression (not yet one primitive per statement).
+
+    ``registry`` gives the method and attribute aliases (none without it)."""
 
     def lower(n):
-        return lower_expr(n, aliases)
+        return lower_expr(n, aliases, registry)
 
     if isinstance(node, cst.Name):
         if node.value in ("None", "True", "False"):
@@ -124,12 +120,14 @@ def lower_expr(node: cst.BaseExpression, aliases: Mapping) -> ir.Expr:
         if numpy is not None:
             return ir.Name(numpy)  # np.pi, np.newaxis, np.float32
         value = lower(node.value)
-        if node.attr.value == "T":
-            return ir.Call("np.transpose", (value,))
+        attributes = registry.attributes if registry is not None else {}
+        if node.attr.value in attributes:
+            return ir.Call(attributes[node.attr.value], (value,))
         if node.attr.value in STATIC_ATTRIBUTES:
             return ir.Attribute(value, node.attr.value)
+        supported = sorted(set(attributes) | STATIC_ATTRIBUTES)
         raise LoweringError(node, f"the attribute .{node.attr.value} is not supported",
-                            "supported: .T, .shape, .ndim, .size, .dtype")
+                            f"supported: {', '.join('.' + a for a in supported)}")
     if isinstance(node, cst.Subscript):
         parts = []
         for element in node.slice:
@@ -146,16 +144,16 @@ def lower_expr(node: cst.BaseExpression, aliases: Mapping) -> ir.Expr:
     if isinstance(node, cst.List):
         return ir.Call(ir.LIST_LITERAL, tuple(lower(e.value) for e in node.elements))
     if isinstance(node, cst.Call):
-        return _lower_call(node, aliases)
+        return _lower_call(node, aliases, registry)
     raise LoweringError(node, f"{type(node).__name__} expressions are not supported")
 
 
-def _lower_call(node: cst.Call, aliases: Mapping) -> ir.Expr:
+def _lower_call(node: cst.Call, aliases: Mapping, registry) -> ir.Expr:
     args, kwargs = [], []
     for arg in node.args:
         if arg.star:
             raise LoweringError(arg, "*args and **kwargs in calls are not supported")
-        value = lower_expr(arg.value, aliases)
+        value = lower_expr(arg.value, aliases, registry)
         if arg.keyword is not None:
             kwargs.append((arg.keyword.value, value))
         else:
@@ -166,12 +164,12 @@ def _lower_call(node: cst.Call, aliases: Mapping) -> ir.Expr:
     if not isinstance(node.func, cst.Attribute):
         raise LoweringError(node.func, "only named functions can be called")
     method = node.func.attr.value
-    if method not in METHODS:
+    methods = registry.methods if registry is not None else {}
+    if method not in methods:
         raise LoweringError(node.func.attr, f"the method .{method}() is not supported",
-                            f"supported methods: {', '.join(sorted(METHODS))}")
-    obj = lower_expr(node.func.value, aliases)
-    if method == "reshape" and len(args) > 1:
+                            f"supported methods: {', '.join(sorted(methods))}")
+    primitive, packed = methods[method]
+    obj = lower_expr(node.func.value, aliases, registry)
+    if packed is not None and len(args) > 1:  # x.reshape(2, 3) is np.reshape(x, (2, 3))
         args = [ir.Tuple(tuple(args))]
-    if method == "transpose":
-        args = [ir.Tuple(tuple(args))] if len(args) > 1 else args
-    return ir.Call(METHODS[method], (obj, *args), tuple(kwargs))
+    return ir.Call(primitive, (obj, *args), tuple(kwargs))

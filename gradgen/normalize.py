@@ -35,7 +35,6 @@ from gradgen import ir
 from gradgen.lowering import OPERATOR_PRIMITIVES, lower_expr
 from gradgen.parse import ParsedFunction
 
-STATIC_CALLS = frozenset({"np.shape", "np.ndim", "np.size", "len"})
 _AUG = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*",
         cst.DivideAssign: "/", cst.PowerAssign: "**", cst.MatrixMultiplyAssign: "@"}
 _OP_WORDS = {"+": "plus", "-": "minus", "*": "times", "/": "over", "**": "pow", "@": "matmul"}
@@ -50,18 +49,24 @@ def version_base(name: str) -> str:
     return name.split("@", 1)[0]
 
 
-def is_static(expr, static_names: frozenset | set = frozenset()) -> bool:
-    """True for values known before any array is computed: shapes, sizes, literals."""
+BUILTIN_STATIC = frozenset({"len"})  # a builtin, not a primitive: the length of a sequence
+
+
+def is_static(expr, static_names: frozenset | set = frozenset(),
+              static_calls: frozenset = BUILTIN_STATIC) -> bool:
+    """True for values known before any array is computed: shapes, sizes, literals.
+
+    ``static_calls``: the calls that read only shapes (the registry's, plus ``len``)."""
     if isinstance(expr, ir.Const):
         return True
     if isinstance(expr, ir.Name):
         return expr.id in static_names or expr.id.startswith("np.")
     if isinstance(expr, ir.Attribute):
         return expr.attr in ("shape", "ndim", "size", "dtype")
-    if isinstance(expr, ir.Call) and expr.func in STATIC_CALLS:
+    if isinstance(expr, ir.Call) and expr.func in static_calls:
         return True
     if isinstance(expr, (ir.Tuple, ir.Slice, ir.BinOp, ir.UnaryOp, ir.Subscript)):
-        return all(is_static(c, static_names) for c in ir.children(expr))
+        return all(is_static(c, static_names, static_calls) for c in ir.children(expr))
     return False
 
 
@@ -248,11 +253,13 @@ class _Scope:
 
 
 class _Normalizer:
-    def __init__(self, parsed: ParsedFunction, primitives=frozenset()):
+    def __init__(self, parsed: ParsedFunction, registry):
         self.parsed = parsed
         # Functions of the module to inline: not those that are primitives
         # (a generated module's helpers, when gradgen differentiates its output).
-        self.callees = frozenset(parsed.module_functions) - frozenset(primitives)
+        self.registry = registry
+        self.static_calls = registry.static_calls | BUILTIN_STATIC
+        self.callees = frozenset(parsed.module_functions) - registry.primitives
         self.local_functions: dict = {}  # nested defs: name -> (node, defining scope)
         self.namer = Namer(_all_names(parsed.node) | {"np"})
         self.scope = _Scope(_assigned_in_blocks(parsed.node), False, self.namer)
@@ -301,13 +308,13 @@ class _Normalizer:
             self.mutable.add(target)  # recomputed on every trip or branch
         # A name is static (a shape, a size, a literal) only if it is assigned
         # once: a name assigned again may hold an array at another point.
-        if is_static(value, self.static) and target not in self.mutable:
+        if is_static(value, self.static, self.static_calls) and target not in self.mutable:
             self.static.add(target)
         else:
             self.static.discard(target)
 
     def atom(self, expr, hint: str):
-        if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static):
+        if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static, self.static_calls):
             return expr
         if isinstance(expr, ir.Call) and expr.func in self.callees:
             return self.inline(expr, hint)
@@ -328,7 +335,7 @@ class _Normalizer:
         if isinstance(expr, ir.Subscript):
             index = expr.index
             parts = index.elts if isinstance(index, ir.Tuple) else (index,)
-            parts = tuple(p if is_static(p, self.static) else atom(p) for p in parts)
+            parts = tuple(p if is_static(p, self.static, self.static_calls) else atom(p) for p in parts)
             new_index = ir.Tuple(parts) if isinstance(index, ir.Tuple) else parts[0]
             return ir.Subscript(atom(expr.value), new_index)
         if isinstance(expr, ir.Attribute):
@@ -338,13 +345,13 @@ class _Normalizer:
             # A tuple or list of values given where NumPy expects an array is
             # that array: np.linalg.norm((x, y)) is np.linalg.norm(np.asarray((x, y))).
             expr = ir.map_children(expr, lambda e: ir.Call("np.asarray", (e,)) if (
-                _is_sequence_literal(e) and not is_static(e, self.static)) else e)
+                _is_sequence_literal(e) and not is_static(e, self.static, self.static_calls)) else e)
         return ir.map_children(expr, atom)
 
     def assign(self, name: str, expr) -> None:
         if isinstance(expr, ir.Call) and expr.func in self.callees:
             expr = self.inline(expr, name)
-        if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static):
+        if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static, self.static_calls):
             value = expr
         else:
             value = self.primitive(expr, name)
@@ -372,7 +379,7 @@ class _Normalizer:
             bound[key] = self.atom(value, hint)
         for p in callee.params.params:
             if p.name.value not in bound and p.default is not None:
-                bound[p.name.value] = lower_expr(p.default, self.parsed.aliases)
+                bound[p.name.value] = lower_expr(p.default, self.parsed.aliases, self.registry)
         outer_scope, outer_origin = self.scope, self.origin
         self.scope = _Scope(_assigned_in_blocks(callee), True, self.namer)
         if enclosing is not None:  # a closure reads its free names when called
@@ -400,7 +407,7 @@ class _Normalizer:
         self.origin = (ir.Origin(code, location.line, location.col),)
 
     def lower(self, node):
-        return self.rename(lower_expr(node, self.parsed.aliases))
+        return self.rename(lower_expr(node, self.parsed.aliases, self.registry))
 
     def block(self, statements) -> tuple:
         self.blocks.append([])
@@ -563,7 +570,7 @@ class _Normalizer:
         fn = self.parsed.node
         params = []
         for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params):
-            default = None if p.default is None else lower_expr(p.default, self.parsed.aliases)
+            default = None if p.default is None else lower_expr(p.default, self.parsed.aliases, self.registry)
             params.append(ir.Param(p.name.value, default, _shape_annotation(p)))
             self.define(p.name.value)
         docstring = None
@@ -612,11 +619,12 @@ def _skip_rest(block) -> tuple:
     return tuple(out)
 
 
-def normalize(parsed: ParsedFunction, primitives=frozenset()) -> ir.Function:
+def normalize(parsed: ParsedFunction, registry) -> ir.Function:
     """The fenced function in A-normal form and SSA (see the module docstring).
 
-    ``primitives``: names that are primitives even if the module defines them."""
-    return _Normalizer(parsed, primitives).run()
+    ``registry``: its primitives are primitives even if the module defines
+    functions of the same name; its aliases resolve methods and attributes."""
+    return _Normalizer(parsed, registry).run()
 
 
 def primitive_of(value) -> str | None:

@@ -7,6 +7,7 @@ the decorator's cache key, so every field must be hashable and have a stable
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 # reverse: grad_f, the gradient; forward: jvp_f, (output, tangent of the output);
@@ -27,6 +28,8 @@ class Options:
         ``"hvp"`` (Hessian-vector products); see ``MODES``.
     shapes: optional ``{param: "n d"}`` shape annotations; they add to
         annotations written in the function's signature.
+    rules: paths of extra rule files (the contract of templates/README.md),
+        read after the bundled ones: a rule there overrides a bundled one.
     """
 
     wrt: tuple[int | str, ...] = (0,)
@@ -34,6 +37,7 @@ class Options:
     simplify: bool = True
     mode: str = "reverse"
     shapes: tuple[tuple[str, str], ...] = field(default=())
+    rules: tuple[str, ...] = ()
 
     @staticmethod
     def make(
@@ -42,6 +46,7 @@ class Options:
         simplify: bool = True,
         mode: str = "reverse",
         shapes=None,
+        rules=None,
     ) -> "Options":
         """Build Options from loose user values (an int, a name, a list, a dict)."""
         if isinstance(wrt, (int, str)):
@@ -51,4 +56,8 @@ class Options:
 
             raise UsageError(f"unknown mode {mode!r}", hint=f"modes: {', '.join(MODES)}")
         shape_items = tuple(sorted((shapes or {}).items()))
-        return Options(tuple(wrt), bool(preserve_result), bool(simplify), mode, shape_items)
+        if isinstance(rules, str):
+            rules = (rules,)
+        rule_files = tuple(os.path.abspath(os.fspath(r)) for r in (rules or ()))
+        return Options(tuple(wrt), bool(preserve_result), bool(simplify), mode, shape_items,
+                       rule_files)

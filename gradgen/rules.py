@@ -1,92 +1,61 @@
-"""The gradient rules of templates/, loaded into an immutable registry.
+"""The registry: everything gradgen knows about each primitive, from templates/.
 
-The rule files are read as source text, never imported or executed.  Each
-``@adjoint(p1, p2, ...)`` function becomes one :class:`Rule` registered under
-the canonical names of ``p1, p2, ...``; ``nondifferentiable(...)`` calls list
-primitives whose outputs carry no gradient; ``helpers.py`` provides the
-run-time helpers a rule may call.  Users add rules for their own functions by
-passing more rule files (``load_registry(extra=[path])``): later files
-override earlier ones.
+The rule files are read as source text, never imported or executed
+(:mod:`gradgen.rulefile`).  Each primitive has one :class:`Entry`: its
+reverse rule (written out, or built by a family constructor), its forward
+rule (a linearity declaration, the partials of a family, an explicit
+``@tangent`` rule, or else its reverse rule transposed), its shape family,
+its method and attribute aliases, which arguments must be literals, whether
+its result may be a view, and the signature its systematic tests are
+generated from.  ``nondifferentiable(...)`` entries are primitives reviewed
+to carry no gradient (piecewise constant, integer- or boolean-valued).
 
-Forward mode (:mod:`gradgen.forward`) reads the same rules: ``linear(...)``
-and ``multilinear(...)`` declarations (``forward_rules.py``, or any rule
-file) say that a primitive's tangent is the primitive itself applied to the
-tangents of the named parameters; every other primitive's tangent is derived
-from its ``@adjoint`` rule by transposing it.  ``helper_rules.py`` holds the
-rules of the run-time helpers, so that generated gradients can be
-differentiated again.
+Every ``*.py`` file of templates/ other than ``contract.py`` and
+``helpers.py`` is a rule file; ``helpers.py`` holds the run-time helpers
+rules may call, copied into generated modules that still call them.  Users
+add rule files (``load_registry(extra=[path])``, and the doors' ``rules=``
+options): a later file overrides an entry of an earlier one, while two
+bundled files may not declare the same primitive.
+
+The rest of gradgen asks the registry, never a list of NumPy names of its own.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import libcst as cst
-
 from gradgen import ir
-from gradgen.errors import Location, TemplateError
-from gradgen.lowering import LoweringError, call_name, lower_expr
-from gradgen.parse import _numpy_aliases, dotted_name, resolve_numpy
+from gradgen.errors import TemplateError
+from gradgen.rulefile import (  # noqa: F401  (re-exported: the rule body types)
+    GRAD,
+    TANGENT,
+    Declaration,
+    Rule,
+    RuleFile,
+    TAssign,
+    TGrad,
+    TIf,
+    TUnsupported,
+    helper_functions,
+)
 from gradgen.shapes import static_value
 
-GRAD = "__grad__"  # d[x] in a rule lowers to Call(GRAD, (Name(x),))
-
-
-@dataclass(frozen=True)
-class TAssign:
-    """``local = expr`` inside a rule."""
-
-    target: str
-    value: ir.Expr
-
-
-@dataclass(frozen=True)
-class TGrad:
-    """``d[param] = expr``: the gradient contribution to one parameter."""
-
-    param: str
-    value: ir.Expr
-
-
-@dataclass(frozen=True)
-class TIf:
-    """An ``if`` on static arguments, decided at instantiation."""
-
-    test: ir.Expr
-    body: tuple
-    orelse: tuple
-
-
-@dataclass(frozen=True)
-class TUnsupported:
-    message: str
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    primitives: tuple
-    result: str
-    params: tuple
-    defaults: Mapping
-    body: tuple
-    differentiable: frozenset
-    where: str  # "numpy_rules.py:42", for messages
+SUPPORT_FILES = ("contract.py", "helpers.py", "__init__.py")
+FAMILY_SHAPES = {"elementwise": "elementwise", "reduction": "reduction"}
 
 
 @dataclass(frozen=True)
 class Linearity:
     """``linear(p, args=(...))`` / ``multilinear(p, args=(...))``: the tangent of
     ``p`` is ``p`` itself applied to the tangents of ``args`` (parameter names
-    of ``p``'s ``@adjoint`` rule): jointly (``linear``: one application, an
-    inactive argument replaced by 0) or one argument at a time, the others
-    left as they are (``multilinear``: one term per active argument)."""
+    of ``p``'s rule): jointly (``linear``: one application, an inactive
+    argument replaced by 0) or one argument at a time, the others left as they
+    are (``multilinear``: one term per active argument)."""
 
     kind: str  # "linear" or "multilinear"
     args: tuple
@@ -101,14 +70,92 @@ class Helper:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One primitive, as templates/ declares it."""
+
+    primitive: str
+    rule: Rule | None  # the reverse rule; None: reviewed non-differentiable
+    family: str  # adjoint, elementwise, reduction, nondifferentiable
+    where: str
+    shape: str | None = None  # shape family, or the name of a shape function
+    partials: tuple = ()  # families: (param, partial), for the forward rule
+    linearity: Linearity | None = None
+    tangent: Rule | None = None  # an explicit @tangent rule
+    methods: tuple = ()
+    method_varargs: str | None = None  # x.reshape(2, 3): extra arguments packed into this one
+    attribute: str | None = None
+    static: tuple = ()  # parameters that must be literals
+    view: bool = False
+    results: int = 1
+    test: Mapping | None = None
+    note: str = ""
+
+    @property
+    def differentiable(self) -> bool:
+        return self.rule is not None
+
+
+@dataclass(frozen=True)
 class Registry:
-    rules: Mapping
-    nondifferentiable: frozenset
+    entries: Mapping  # primitive -> Entry
     helpers: Mapping  # in definition order
-    tangents: Mapping = field(default_factory=lambda: MappingProxyType({}))  # primitive -> Linearity (forward mode)
+    files: tuple = ()  # the rule files read, for cache keys and messages
+
+    # -- what the stages ask
+    def entry(self, primitive: str) -> Entry | None:
+        return self.entries.get(primitive)
 
     def rule(self, primitive: str) -> Rule | None:
-        return self.rules.get(primitive)
+        entry = self.entries.get(primitive)
+        return None if entry is None else entry.rule
+
+    def knows(self, primitive: str) -> bool:
+        return primitive in self.entries
+
+    @functools.cached_property
+    def rules(self) -> Mapping:
+        return MappingProxyType({p: e.rule for p, e in self.entries.items()
+                                 if e.rule is not None})
+
+    @functools.cached_property
+    def nondifferentiable(self) -> frozenset:
+        return frozenset(p for p, e in self.entries.items() if e.rule is None)
+
+    @functools.cached_property
+    def tangents(self) -> Mapping:
+        """primitive -> Linearity, for the primitives forward mode applies to tangents."""
+        return MappingProxyType({p: e.linearity for p, e in self.entries.items()
+                                 if e.linearity is not None})
+
+    @property
+    def primitives(self) -> frozenset:
+        """Every name the registry treats as a primitive."""
+        return frozenset(self.entries)
+
+    @functools.cached_property
+    def methods(self) -> Mapping:
+        """method name -> (primitive, parameter its extra arguments are packed into)."""
+        found = {}
+        for primitive, entry in sorted(self.entries.items()):
+            for method in entry.methods:
+                found.setdefault(method, (primitive, entry.method_varargs))
+        return MappingProxyType(found)
+
+    @functools.cached_property
+    def attributes(self) -> Mapping:
+        """attribute name -> primitive (``x.T`` -> ``np.transpose``)."""
+        return MappingProxyType({e.attribute: p for p, e in sorted(self.entries.items())
+                                 if e.attribute})
+
+    @functools.cached_property
+    def static_calls(self) -> frozenset:
+        """Calls whose value is known before any array is computed (shapes, sizes)."""
+        return frozenset(p for p, e in self.entries.items()
+                         if e.shape in ("static", "shape-tuple"))
+
+    def shape_family(self, primitive: str) -> str | None:
+        entry = self.entries.get(primitive)
+        return None if entry is None else entry.shape
 
     def placeholder_safe(self, rule: Rule) -> bool:
         """Whether the rule may take ``d[result]`` as the scalar placeholder
@@ -118,22 +165,72 @@ class Registry:
 
     def returns_view(self, primitive: str) -> bool:
         """Whether the primitive's result may share memory with its first argument."""
-        return primitive in VIEWS
-
-    def knows(self, primitive: str) -> bool:
-        return primitive in self.rules or primitive in self.nondifferentiable
-
-    @property
-    def primitives(self) -> frozenset:
-        """Every name the registry treats as a primitive."""
-        return frozenset(self.rules) | self.nondifferentiable
+        entry = self.entries.get(primitive)
+        return entry is not None and entry.view
 
 
-VIEWS = frozenset({
-    "operator.getitem", "np.reshape", "np.transpose", "np.ravel", "np.squeeze",
-    "np.expand_dims", "np.asarray", "np.broadcast_to", "np.moveaxis", "np.swapaxes",
-    "np.diagonal", "np.real", "np.imag", "np.atleast_1d", "np.atleast_2d", "np.atleast_3d",
-})  # fmt: skip
+def bind(rule: Rule, args: tuple, kwargs: dict, result, fail) -> dict:
+    """The rule's parameters bound to a call's arguments (defaults filled in)
+    and its result parameter bound to ``result``; ``fail(message)`` reports a
+    call the rule cannot take."""
+    if len(args) > len(rule.params):
+        fail(f"too many arguments for the rule {rule.name} ({rule.where})")
+    env = dict(zip(rule.params, args))
+    for key, value in kwargs.items():
+        if key not in rule.params:
+            fail(f"the argument {key}= is not supported by the rule {rule.name} ({rule.where})")
+        env[key] = value
+    for param in rule.params:
+        if param not in env:
+            if param not in rule.defaults:
+                fail(f"missing argument {param!r} for {rule.name}")
+            env[param] = rule.defaults[param]
+    if isinstance(rule.result, tuple):
+        for k, name in enumerate(rule.result):
+            env[name] = ir.Subscript(result, ir.Const(k))
+    else:
+        env[rule.result] = result
+    return env
+
+
+def static_truth(expr, fail) -> bool:
+    """The value of a rule's ``if`` test on static arguments; ``fail(message)``
+    reports a test that is not static."""
+    if isinstance(expr, ir.UnaryOp) and expr.op == "not":
+        return not static_truth(expr.operand, fail)
+    if isinstance(expr, ir.Call) and expr.func == "constant" and len(expr.args) == 1:
+        try:  # constant(y): the argument is a literal, known when the rule is used
+            static_value(expr.args[0])
+            return True
+        except (ValueError, KeyError, TypeError):
+            return False
+    if isinstance(expr, ir.BoolOp) and expr.op in ("and", "or"):
+        left = static_truth(expr.left, fail)
+        if expr.op == "and":
+            return left and static_truth(expr.right, fail)
+        return left or static_truth(expr.right, fail)
+    if isinstance(expr, ir.Compare) and expr.op in ("is", "is not"):
+        sides = (expr.left, expr.right)
+        if ir.Const(None) in sides and any(isinstance(e, ir.Name) for e in sides):
+            return expr.op == "is not"  # a variable is an array or a number, never None
+    try:
+        if isinstance(expr, ir.Compare):
+            left, right = static_value(expr.left), static_value(expr.right)
+            return _compare(expr.op, left, right)
+        return bool(static_value(expr))
+    except (ValueError, KeyError, TypeError):
+        fail("this argument must be a literal (a number, None, or a tuple of them)")
+
+
+def _compare(op: str, left, right) -> bool:
+    if op in ("is", "=="):
+        return left is right or left == right
+    if op in ("is not", "!="):
+        return not (left is right or left == right)
+    return {"<": left < right, "<=": left <= right, ">": left > right,
+            ">=": left >= right}[op]
+
+
 # Operations through which the placeholder 0.0 stays a valid zero gradient.
 _PLACEHOLDER_SAFE_CALLS = frozenset({
     "unbroadcast", "unreduce", "unindex", "np.where", "np.transpose",
@@ -177,56 +274,6 @@ def _mentions(expr, names) -> bool:
                or (isinstance(e, ir.Name) and e.id in names) for e in ir.walk(expr))
 
 
-def bind(rule: Rule, args: tuple, kwargs: dict, result, fail) -> dict:
-    """The rule's parameters bound to a call's arguments (defaults filled in)
-    and its result parameter bound to ``result``; ``fail(message)`` reports a
-    call the rule cannot take."""
-    if len(args) > len(rule.params):
-        fail(f"too many arguments for the rule {rule.name} ({rule.where})")
-    env = dict(zip(rule.params, args))
-    for key, value in kwargs.items():
-        if key not in rule.params:
-            fail(f"the argument {key}= is not supported by the rule {rule.name} ({rule.where})")
-        env[key] = value
-    for param in rule.params:
-        if param not in env:
-            if param not in rule.defaults:
-                fail(f"missing argument {param!r} for {rule.name}")
-            env[param] = rule.defaults[param]
-    env[rule.result] = result
-    return env
-
-
-def static_truth(expr, fail) -> bool:
-    """The value of a rule's ``if`` test on static arguments; ``fail(message)``
-    reports a test that is not static."""
-    if isinstance(expr, ir.UnaryOp) and expr.op == "not":
-        return not static_truth(expr.operand, fail)
-    if isinstance(expr, ir.Call) and expr.func == "constant" and len(expr.args) == 1:
-        try:  # constant(y): the argument is a literal, known when the rule is used
-            static_value(expr.args[0])
-            return True
-        except (ValueError, KeyError, TypeError):
-            return False
-    if isinstance(expr, ir.BoolOp) and expr.op in ("and", "or"):
-        left = static_truth(expr.left, fail)
-        if expr.op == "and":
-            return left and static_truth(expr.right, fail)
-        return left or static_truth(expr.right, fail)
-    if isinstance(expr, ir.Compare) and expr.op in ("is", "is not"):
-        sides = (expr.left, expr.right)
-        if ir.Const(None) in sides and any(isinstance(e, ir.Name) for e in sides):
-            return expr.op == "is not"  # a variable is an array or a number, never None
-    try:
-        if isinstance(expr, ir.Compare) and expr.op in ("is", "is not", "==", "!="):
-            left, right = static_value(expr.left), static_value(expr.right)
-            same = left is right or left == right
-            return same if expr.op in ("is", "==") else not same
-        return bool(static_value(expr))
-    except (ValueError, KeyError, TypeError):
-        fail("this argument must be a literal (a number, None, or a tuple of them)")
-
-
 def templates_dir() -> Path:
     """The folder of rule files: the installed ``gradgen.templates`` package,
     or ``templates/`` beside the source tree."""
@@ -236,199 +283,122 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
-class _RuleFile:
-    def __init__(self, path: Path):
-        self.path = path
-        self.text = path.read_text(encoding="utf-8")
-        self.lines = self.text.splitlines()
-        try:
-            self.module = cst.parse_module(self.text)
-        except cst.ParserSyntaxError as exc:
-            raise TemplateError(f"rule file is not valid Python: {exc.message}",
-                                Location(str(path), exc.raw_line, exc.raw_column)) from None
-        wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
-        self.positions = wrapper.resolve(cst.metadata.PositionProvider)
-        self.aliases = _numpy_aliases(self.module)
-
-    def error(self, node, message: str) -> TemplateError:
-        start = self.positions[node].start
-        text = self.lines[start.line - 1] if start.line <= len(self.lines) else ""
-        return TemplateError(message, Location(self.path.name, start.line, start.column, text))
-
-    def lower(self, node) -> ir.Expr:
-        try:
-            return _grad_markers(lower_expr(node, self.aliases))
-        except LoweringError as exc:
-            raise self.error(exc.node, exc.message) from None
-
-    def primitive_names(self, call: cst.Call) -> tuple:
-        names = []
-        for arg in call.args:
-            name = call_name(arg.value, self.aliases) or resolve_numpy(
-                dotted_name(arg.value), self.aliases
-            )
-            if name is None:
-                raise self.error(arg, "expected a primitive such as np.exp or operator.add")
-            names.append(name)
-        return tuple(names)
+def bundled_rule_files() -> list:
+    folder = templates_dir()
+    return sorted(p for p in folder.glob("*.py") if p.name not in SUPPORT_FILES)
 
 
-def _grad_markers(expr: ir.Expr) -> ir.Expr:
-    """Turn ``d[x]`` (a subscript of ``d``) into the marker call ``__grad__(x)``."""
-    if isinstance(expr, ir.Subscript) and expr.value == ir.Name("d"):
-        return ir.Call(GRAD, (expr.index,))
-    return ir.map_children(expr, _grad_markers)
+# ------------------------------------------------------------------ building
 
 
-def _rule_body(rf: _RuleFile, statements, params: set, differentiable: set) -> tuple:
-    body = []
-    for stmt in statements:
-        if isinstance(stmt, cst.If):
-            orelse = ()
-            if isinstance(stmt.orelse, cst.If):  # elif
-                orelse = _rule_body(rf, [stmt.orelse], params, differentiable)
-            elif stmt.orelse is not None:
-                orelse = _rule_body(rf, stmt.orelse.body.body, params, differentiable)
-            body.append(TIf(rf.lower(stmt.test),
-                            _rule_body(rf, stmt.body.body, params, differentiable), orelse))
-            continue
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            raise rf.error(stmt, "a rule body holds assignments and static `if`s only")
-        small = stmt.body[0]
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-            call = small.value
-            if dotted_name(call.func) == "unsupported":
-                body.append(TUnsupported(call.args[0].value.evaluated_value))
+class _Builder:
+    """Entries from the declarations of rule files, in order."""
+
+    def __init__(self):
+        self.entries: dict = {}
+        self.origin: dict = {}  # primitive -> (file, bundled)
+        self.pending: list = []  # linear / tangent declarations: after every rule
+
+    def add(self, rf: RuleFile, declarations: list, bundled: bool) -> None:
+        for declaration in declarations:
+            if declaration.kind in ("linear", "multilinear", "tangent"):
+                self.pending.append((rf, declaration))
                 continue
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.SimpleString):
-            continue  # a docstring
-        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-            raise rf.error(stmt, "a rule body holds assignments and static `if`s only")
-        target = rf.lower(small.targets[0].target)
-        value = rf.lower(small.value)
-        if isinstance(target, ir.Call) and target.func == GRAD:
-            param = target.args[0]
-            if not isinstance(param, ir.Name) or param.id not in params:
-                raise rf.error(small, "d[...] must name a parameter of the rule")
-            differentiable.add(param.id)
-            body.append(TGrad(param.id, value))
-        elif isinstance(target, ir.Name):
-            body.append(TAssign(target.id, value))
-        else:
-            raise rf.error(small, "assign to d[param] or to a local name")
-    return tuple(body)
+            for primitive in declaration.primitives:
+                self.check_new(rf, declaration, primitive, bundled)
+                self.entries[primitive] = self.entry(rf, declaration, primitive)
+                self.origin[primitive] = (rf.path, bundled)
+
+    def check_new(self, rf, declaration, primitive: str, bundled: bool) -> None:
+        previous = self.origin.get(primitive)
+        if previous is not None and bundled and previous[1]:
+            raise rf.error(declaration.node, f"{primitive} is declared twice in templates/ "
+                                             f"(also in {previous[0].name})")
+
+    def entry(self, rf: RuleFile, declaration: Declaration, primitive: str) -> Entry:
+        facts = dict(declaration.facts)
+        rule = declaration.rule if declaration.kind != "nondifferentiable" else None
+        shape = facts.get("shape", FAMILY_SHAPES.get(declaration.kind))
+        static = tuple(facts.get("static", ()))
+        if declaration.kind == "reduction":
+            static = static or tuple(p for p in ("axis", "keepdims", "ddof")
+                                     if rule is not None and p in rule.params)
+        entry = Entry(primitive, rule, declaration.kind, declaration.where, shape,
+                      declaration.partials, None, None, tuple(facts.get("methods", ())),
+                      facts.get("method_varargs"), facts.get("attribute"), static,
+                      bool(facts.get("view", False)), int(facts.get("results", 1)),
+                      _frozen(facts.get("test")), str(facts.get("note", "")))
+        for kind in ("linear", "multilinear"):
+            if kind in facts:
+                entry = self.with_linearity(rf, declaration.node, entry, kind, facts[kind])
+        return entry
+
+    def with_linearity(self, rf, node, entry: Entry, kind: str, args) -> Entry:
+        args = (args,) if isinstance(args, str) else tuple(args)
+        rule = entry.rule
+        if rule is None:
+            raise rf.error(node, f"{entry.primitive} has no @adjoint rule: declare its "
+                                 "reverse rule first (forward mode reads its parameters)")
+        unknown = [a for a in args if a not in rule.params]
+        if unknown:
+            raise rf.error(node, f"{entry.primitive} has no parameter {unknown[0]!r} "
+                                 f"(its rule {rule.name} takes {', '.join(rule.params)})")
+        return _replace(entry, linearity=Linearity(kind, args, rf.where(node)))
+
+    def finish(self) -> dict:
+        for rf, declaration in self.pending:
+            for primitive in declaration.primitives:
+                entry = self.entries.get(primitive)
+                if declaration.kind == "tangent":
+                    if entry is None or entry.rule is None:
+                        raise rf.error(declaration.node, f"{primitive} has no @adjoint rule: "
+                                                         "declare its reverse rule first")
+                    self.entries[primitive] = _replace(entry, tangent=declaration.rule)
+                    continue
+                if entry is None:
+                    raise rf.error(declaration.node, f"{primitive} has no @adjoint rule: "
+                                                     "declare its reverse rule first (forward "
+                                                     "mode reads its parameters)")
+                self.entries[primitive] = self.with_linearity(rf, declaration.node, entry,
+                                                              declaration.kind, declaration.args)
+        return self.entries
 
 
-def _load_rules(rf: _RuleFile, rules: dict, nondiff: set) -> None:
-    for stmt in rf.module.body:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                if (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
-                        and dotted_name(small.value.func) == "nondifferentiable"):
-                    nondiff.update(rf.primitive_names(small.value))
-            continue
-        if not isinstance(stmt, cst.FunctionDef):
-            continue
-        decorators = [dec.decorator for dec in stmt.decorators
-                      if isinstance(dec.decorator, cst.Call)
-                      and dotted_name(dec.decorator.func) == "adjoint"]
-        if not decorators:
-            continue
-        primitives = rf.primitive_names(decorators[0])
-        names = [p.name.value for p in stmt.params.params]
-        if len(names) < 2:
-            raise rf.error(stmt, "a rule takes the result, then the primitive's parameters")
-        defaults = {p.name.value: rf.lower(p.default)
-                    for p in stmt.params.params if p.default is not None}
-        differentiable: set = set()
-        body = _rule_body(rf, stmt.body.body, set(names[1:]), differentiable)
-        line = rf.positions[stmt].start.line
-        rule = Rule(
-            name=stmt.name.value,
-            primitives=primitives,
-            result=names[0],
-            params=tuple(names[1:]),
-            defaults=MappingProxyType(defaults),
-            body=body,
-            differentiable=frozenset(differentiable),
-            where=f"{rf.path.name}:{line}",
-        )
-        for primitive in primitives:
-            rules[primitive] = rule
+def _replace(entry: Entry, **changes) -> Entry:
+    from dataclasses import replace
+
+    return replace(entry, **changes)
 
 
-def _load_linearity(rf: _RuleFile, rules: Mapping, tangents: dict) -> None:
-    """``linear(p1, p2, ..., args=("x", ...))`` and ``multilinear(...)`` calls."""
-    for stmt in rf.module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
-                continue
-            call = small.value
-            kind = dotted_name(call.func)
-            if kind not in ("linear", "multilinear"):
-                continue
-            keywords = [a for a in call.args if a.keyword is not None]
-            if len(keywords) != 1 or keywords[0].keyword.value != "args":
-                raise rf.error(call, f'{kind}(...) needs args=("param", ...) after the primitives')
-            try:
-                args = ast.literal_eval(rf.module.code_for_node(keywords[0].value))
-            except (ValueError, SyntaxError):
-                args = None
-            if isinstance(args, str):
-                args = (args,)
-            if not (isinstance(args, tuple) and args and all(isinstance(a, str) for a in args)):
-                raise rf.error(keywords[0], "args= must be a tuple of parameter names")
-            positional = cst.Call(func=call.func, args=[a for a in call.args if a.keyword is None])
-            line = rf.positions[stmt].start.line
-            for primitive in rf.primitive_names(positional):
-                rule = rules.get(primitive)
-                if rule is None:
-                    raise rf.error(call, f"{primitive} has no @adjoint rule: declare its "
-                                         "reverse rule first (forward mode reads its parameters)")
-                unknown = [a for a in args if a not in rule.params]
-                if unknown:
-                    raise rf.error(keywords[0], f"{primitive} has no parameter {unknown[0]!r} "
-                                                f"(its rule {rule.name} takes {', '.join(rule.params)})")
-                tangents[primitive] = Linearity(kind, args, f"{rf.path.name}:{line}")
+def _frozen(value):
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
-def _load_helpers(rf: _RuleFile) -> dict:
-    functions = [s for s in rf.module.body if isinstance(s, cst.FunctionDef)]
-    names = {f.name.value for f in functions}
-    helpers = {}
-    for func in functions:
-        source = rf.module.code_for_node(func).strip() + "\n"
-        used = {n.value for n in _names(func)} & names - {func.name.value}
-        helpers[func.name.value] = Helper(func.name.value, source, frozenset(used))
-    return helpers
-
-
-def _names(node):
-    found = []
-
-    class Collector(cst.CSTVisitor):
-        def visit_Name(self, n):
-            found.append(n)
-
-    node.visit(Collector())
-    return found
-
-
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def load_registry(extra: tuple = ()) -> Registry:
     """The registry of the bundled rules, plus rule files ``extra`` (paths)."""
-    folder = templates_dir()
-    rules: dict = {}
-    nondiff: set = set()
-    files = [_RuleFile(path) for path in
-             [folder / "numpy_rules.py", folder / "helper_rules.py", *map(Path, extra)]]
-    for rf in files:
-        _load_rules(rf, rules, nondiff)
-    tangents: dict = {}
-    for rf in [_RuleFile(folder / "forward_rules.py"), *files[2:]]:
-        _load_linearity(rf, rules, tangents)
-    helpers = _load_helpers(_RuleFile(folder / "helpers.py"))
-    return Registry(MappingProxyType(rules), frozenset(nondiff), MappingProxyType(helpers),
-                    MappingProxyType(tangents))
+    builder = _Builder()
+    files = []
+    for path in bundled_rule_files():
+        rf = RuleFile(path)
+        builder.add(rf, rf.declarations(), bundled=True)
+        files.append(path)
+    for name in extra:
+        path = Path(name)
+        if not path.is_file():
+            raise TemplateError(f"no rule file {name}", hint="give the path of a .py file "
+                                "written in the contract of templates/README.md")
+        rf = RuleFile(path)
+        builder.add(rf, rf.declarations(), bundled=False)
+        files.append(path)
+    entries = builder.finish()
+    helpers_file = RuleFile(templates_dir() / "helpers.py")
+    helpers = {name: Helper(name, source, uses)
+               for name, source, uses in helper_functions(helpers_file)}
+    return Registry(MappingProxyType(dict(sorted(entries.items()))),
+                    MappingProxyType(helpers), tuple(str(f) for f in files))
+

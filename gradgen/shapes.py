@@ -18,24 +18,6 @@ from dataclasses import dataclass
 
 from gradgen import ir
 
-ELEMENTWISE_CALLS = frozenset({
-    "np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.square", "np.abs",
-    "np.absolute", "abs", "np.sin", "np.cos", "np.tan", "np.arcsin", "np.arccos",
-    "np.arctan", "np.sinh", "np.cosh", "np.tanh", "np.maximum", "np.minimum",
-    "np.where", "np.clip", "np.sign", "np.heaviside", "np.add", "np.subtract",
-    "np.multiply", "np.divide", "np.true_divide", "np.power", "np.negative",
-    "np.positive", "np.floor", "np.ceil", "np.round", "np.rint", "np.trunc",
-    "np.isnan", "np.isinf", "np.isfinite", "np.logical_and", "np.logical_or",
-    "np.logical_not", "np.greater", "np.less", "np.equal", "np.greater_equal",
-    "np.less_equal", "np.not_equal",
-})  # fmt: skip
-REDUCTIONS = frozenset({"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin",
-                        "np.prod", "np.linalg.norm"})
-LIKE_FIRST_ARG = frozenset({"np.zeros_like", "np.ones_like", "np.empty_like"})
-LIKE_SECOND_ARG = frozenset({"unbroadcast", "unreduce", "unindex"})
-SCALAR_CALLS = frozenset({"np.size", "np.ndim", "len"})
-
-
 @dataclass(frozen=True)
 class Opaque:
     """A shape of unknown rank, identified by what it was derived from."""
@@ -154,15 +136,14 @@ def ndim(shape) -> int | None:
     return len(shape) if isinstance(shape, tuple) else None
 
 
-CONSTRUCTORS = frozenset({"np.zeros", "np.ones", "np.empty", "np.full"})
-
-
 class ShapeEnv:
     """Shapes of names, extended statement by statement; ``dims`` holds the
-    values of integer names that are dimensions (``T = x.shape[0]``)."""
+    values of integer names that are dimensions (``T = x.shape[0]``).  A
+    call's shape comes from its primitive's shape family in the registry."""
 
-    def __init__(self, known: dict | None = None):
+    def __init__(self, known: dict | None = None, registry=None):
         self.known = dict(known or {})
+        self.registry = registry
         self.dims: dict = {}
         self.parameters: tuple = ()  # names whose values live for the whole function
         self.maybe: frozenset = frozenset()  # gradient names that may be the placeholder 0.0
@@ -191,6 +172,9 @@ class ShapeEnv:
             if size is not None:
                 self.dims[name] = size
 
+    def family(self, primitive: str) -> str | None:
+        return None if self.registry is None else self.registry.shape_family(primitive)
+
     def of(self, expr):
         """The shape of ``expr``'s value, or None when nothing can be proved."""
         if self.maybe and ir.names_in(expr) & self.maybe:
@@ -217,74 +201,38 @@ class ShapeEnv:
             return self._subscript(expr)
         return None
 
+    def argument(self, call: ir.Call, name: str, position: int, default=None):
+        """The argument of ``call`` for the parameter ``name`` (at ``position``)."""
+        value = call.kwarg(name)
+        if value is not None:
+            return value
+        entry = None if self.registry is None else self.registry.entry(call.func)
+        params = entry.rule.params if entry is not None and entry.rule is not None else None
+        if params is not None and name in params:
+            position = params.index(name)
+        return call.args[position] if len(call.args) > position else default
+
     def _call(self, call: ir.Call):
-        f, args = call.func, call.args
-        if f in ELEMENTWISE_CALLS:
+        family = self.family(call.func)
+        if family is None:
+            return None
+        if family == "elementwise":
             shape = ()
-            for arg in args:
-                if arg != ir.Const(None):
+            for arg in (*call.args, *(v for _, v in call.kwargs)):
+                if arg != ir.Const(None) and not isinstance(arg, ir.Tuple):
                     shape = broadcast(shape, self.of(arg))
             return shape
-        if f in REDUCTIONS and args:
-            axis = call.kwarg("axis", args[1] if len(args) > 1 and f != "np.linalg.norm" else None)
-            if f == "np.linalg.norm":
-                axis = call.kwarg("axis", args[2] if len(args) > 2 else None)
-            keepdims = call.kwarg("keepdims")
-            return reduce_shape(self.of(args[0]), axis, keepdims)
-        if f in LIKE_FIRST_ARG and args:
-            return self.of(args[0])
-        if f in LIKE_SECOND_ARG and len(args) > 1:
-            return self.of(args[1])
-        if f == "matmul_grad_a" and len(args) > 1:
-            return self.of(args[1])
-        if f == "matmul_grad_b" and len(args) > 2:
-            return self.of(args[2])
-        if f in SCALAR_CALLS:
+        if family == "reduction" and call.args:
+            return reduce_shape(self.of(call.args[0]), self.argument(call, "axis", 1),
+                                self.argument(call, "keepdims", 2))
+        if family == "static":
             return ()
-        if f in CONSTRUCTORS and args:
-            target = args[0]
-            parts = target.elts if isinstance(target, ir.Tuple) else (target,)
-            return tuple(self.dim(p) for p in parts)
-        if f in ("np.matmul", "np.dot") and len(args) == 2:
-            return matmul_shape(self.of(args[0]), self.of(args[1]))
-        if f == "np.outer" and len(args) == 2:
-            a, b = self.of(args[0]), self.of(args[1])
-            if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) == 1:
-                return (a[0], b[0])
-            return None
-        if f == "np.transpose" and args:
-            shape = self.of(args[0])
-            if len(args) == 1 and not call.kwargs:
-                if isinstance(shape, tuple):
-                    return tuple(reversed(shape))
-                if isinstance(shape, Opaque):
-                    return Opaque(frozenset({f"T{sorted(shape.keys)}"}))
-            return None
-        if f == "np.reshape" and len(args) == 2:
-            target = args[1]
-            if isinstance(target, ir.Call) and target.func == "np.shape" and target.args:
-                return self.of(target.args[0])
-            try:
-                dims = static_value(target)
-            except ValueError:
-                return None
-            dims = dims if isinstance(dims, tuple) else (dims,)
-            return tuple(d if isinstance(d, int) and d >= 0 else None for d in dims)
-        if f == "np.expand_dims" and len(args) == 2:
-            shape = self.of(args[0])
-            try:
-                axis = static_value(args[1])
-                axes = _axes(axis, len(shape) + (len(axis) if isinstance(axis, tuple) else 1))
-            except (ValueError, TypeError):
-                return None
-            dims = list(shape)
-            for a in axes:
-                dims.insert(a, 1)
-            return tuple(dims)
-        if f == "np.ravel" and args:
-            shape = self.of(args[0])
-            return shape if isinstance(shape, tuple) and len(shape) == 1 else None
-        return None
+        if family.startswith("like:"):
+            name, _, position = family[len("like:"):].partition("@")
+            arg = self.argument(call, name, int(position or 0))
+            return None if arg is None else self.of(arg)
+        function = SHAPE_FUNCTIONS.get(family)
+        return None if function is None else function(self, call)
 
     def _subscript(self, expr: ir.Subscript):
         shape = self.of(expr.value)
@@ -312,14 +260,14 @@ class ShapeEnv:
 MAX_ROUNDS = 12
 
 
-def infer(params, shapes: dict, statements, mutable) -> ShapeEnv:
+def infer(params, shapes: dict, statements, mutable, registry=None) -> ShapeEnv:
     """Shapes of the names the statements (flattened, in order) assign.
 
     Parameters have their annotated shape (``shapes`` first, then the
     signature's annotation) or an opaque one.  A name assigned several times
     (``mutable``) has a shape only if every assignment provably gives the
     same one: an optimistic fixed point starts from the first assignment's."""
-    env = ShapeEnv()
+    env = ShapeEnv(registry=registry)
     env.parameters = tuple(p.name for p in params)
     for param in params:
         text = shapes.get(param.name, param.shape)
@@ -350,7 +298,103 @@ def infer(params, shapes: dict, statements, mutable) -> ShapeEnv:
     return env
 
 
-def scalars(fn, shapes: dict) -> frozenset:
+def scalars(fn, shapes: dict, registry=None) -> frozenset:
     """Names of ``fn`` (in ANF) proved to hold values of shape ``()``."""
-    env = infer(fn.params, shapes, list(ir.flatten_stmts(fn.body)), fn.mutable)
+    env = infer(fn.params, shapes, list(ir.flatten_stmts(fn.body)), fn.mutable, registry)
     return frozenset(name for name, shape in env.known.items() if shape == ())
+
+
+# ------------------------------------------------------------ shape functions
+# The shape families that are not one of the generic ones above, by name: a
+# registry entry names one with ``shape="..."``.
+
+
+def _matmul(env: ShapeEnv, call: ir.Call):
+    if len(call.args) != 2:
+        return None
+    return matmul_shape(env.of(call.args[0]), env.of(call.args[1]))
+
+
+def _outer(env: ShapeEnv, call: ir.Call):
+    if len(call.args) != 2:
+        return None
+    a, b = env.of(call.args[0]), env.of(call.args[1])
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) == 1:
+        return (a[0], b[0])
+    return None
+
+
+def _transpose(env: ShapeEnv, call: ir.Call):
+    if not call.args:
+        return None
+    shape = env.of(call.args[0])
+    axes = env.argument(call, "axes", 1)
+    if axes is None or axes == ir.Const(None):
+        if isinstance(shape, tuple):
+            return tuple(reversed(shape))
+        if isinstance(shape, Opaque):
+            return Opaque(frozenset({f"T{sorted(shape.keys)}"}))
+        return None
+    try:
+        perm = static_value(axes)
+    except ValueError:
+        return None
+    if isinstance(shape, tuple) and isinstance(perm, tuple) and sorted(perm) == list(
+            range(len(shape))):
+        return tuple(shape[p] for p in perm)
+    return None
+
+
+def _reshape(env: ShapeEnv, call: ir.Call):
+    target = env.argument(call, "shape", 1)
+    if target is None:
+        return None
+    if isinstance(target, ir.Call) and target.func == "np.shape" and target.args:
+        return env.of(target.args[0])
+    try:
+        dims = static_value(target)
+    except ValueError:
+        return None
+    dims = dims if isinstance(dims, tuple) else (dims,)
+    return tuple(d if isinstance(d, int) and d >= 0 else None for d in dims)
+
+
+def _expand_dims(env: ShapeEnv, call: ir.Call):
+    shape = env.of(call.args[0]) if call.args else None
+    axis = env.argument(call, "axis", 1)
+    if not isinstance(shape, tuple) or axis is None:
+        return None
+    try:
+        value = static_value(axis)
+        axes = _axes(value, len(shape) + (len(value) if isinstance(value, tuple) else 1))
+    except (ValueError, TypeError):
+        return None
+    dims = list(shape)
+    for a in axes:
+        dims.insert(a, 1)
+    return tuple(dims)
+
+
+def _ravel(env: ShapeEnv, call: ir.Call):
+    shape = env.of(call.args[0]) if call.args else None
+    return shape if isinstance(shape, tuple) and len(shape) == 1 else None
+
+
+def _constructor(env: ShapeEnv, call: ir.Call):
+    """np.zeros(shape), np.full(shape, v): the shape given."""
+    target = env.argument(call, "shape", 0)
+    if target is None:
+        return None
+    parts = target.elts if isinstance(target, ir.Tuple) else (target,)
+    return tuple(env.dim(p) for p in parts)
+
+
+SHAPE_FUNCTIONS = {
+    "matmul": _matmul,
+    "outer": _outer,
+    "transpose": _transpose,
+    "reshape": _reshape,
+    "expand_dims": _expand_dims,
+    "ravel": _ravel,
+    "constructor": _constructor,
+}

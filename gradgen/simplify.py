@@ -28,7 +28,6 @@ import dataclasses
 
 from gradgen import ir
 from gradgen.shapes import (
-    ELEMENTWISE_CALLS,
     infer,
     Opaque,
     ShapeEnv,
@@ -47,7 +46,7 @@ ELEMENTWISE_OPS = frozenset({"+", "-", "*", "/", "**"})
 # ------------------------------------------------------------------- shapes
 
 
-def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
+def shape_env(adjoint: Adjoint, shapes: dict, registry=None) -> ShapeEnv:
     """Shapes of every name of the raw adjoint (parameters, primal, gradients).
 
     A name assigned several times (in a loop or branches) has a shape only if
@@ -55,7 +54,7 @@ def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
     body = adjoint.function.body
     forward = [s for s in ir.flatten_stmts(body[: adjoint.n_forward])
                if not (isinstance(s, ir.Assign) and s.value == ir.Const(None))]  # tape slots
-    env = infer(adjoint.primal.params, shapes, forward, adjoint.function.mutable)
+    env = infer(adjoint.primal.params, shapes, forward, adjoint.function.mutable, registry)
     maybe = adjoint.maybe
     env.maybe = maybe
     for seed, output in adjoint.seeds or ((adjoint.seed, adjoint.result),):
@@ -72,12 +71,12 @@ def shape_env(adjoint: Adjoint, shapes: dict) -> ShapeEnv:
     return env
 
 
-def is_elementwise(expr) -> bool:
+def is_elementwise(expr, env) -> bool:
     if isinstance(expr, ir.BinOp):
         return expr.op in ELEMENTWISE_OPS
     if isinstance(expr, (ir.UnaryOp, ir.Compare)):
         return True
-    return isinstance(expr, ir.Call) and expr.func in ELEMENTWISE_CALLS
+    return isinstance(expr, ir.Call) and env.family(expr.func) == "elementwise"
 
 
 # ------------------------------------------------------- local expression rules
@@ -398,20 +397,20 @@ def _reduced(call: ir.Call, env):
     return ir.Call("np.expand_dims", (g, axis))
 
 
-def _unreduce_calls(expr) -> list:
+def _unreduce_calls(expr, env) -> list:
     """unreduce calls reachable from ``expr`` through elementwise operations only."""
     if isinstance(expr, ir.Call) and expr.func == "unreduce":
         return [expr]
-    if is_elementwise(expr):
-        return [c for child in ir.children(expr) for c in _unreduce_calls(child)]
+    if is_elementwise(expr, env):
+        return [c for child in ir.children(expr) for c in _unreduce_calls(child, env)]
     return []
 
 
 def eliminate_unreduce(expr, env):
     """Let NumPy broadcasting do the unreduce wherever the elementwise region
     around it keeps its shape."""
-    if is_elementwise(expr):
-        calls = _unreduce_calls(expr)
+    if is_elementwise(expr, env):
+        calls = _unreduce_calls(expr, env)
         if calls:
             before = env.of(expr)
             for candidate_set in ([calls], [[c] for c in calls]):
@@ -512,7 +511,7 @@ class _Program:
         """Inline a gradient defined by an unreduce into uses where it then vanishes."""
         changed = False
         for i, stmt in enumerate(list(self.backward)):
-            if not isinstance(stmt, ir.Assign) or not _unreduce_calls(stmt.value):
+            if not isinstance(stmt, ir.Assign) or not _unreduce_calls(stmt.value, self.env):
                 continue
             for j, use in enumerate(self.backward):
                 if stmt.target not in ir.names_in(use.value):
@@ -598,14 +597,15 @@ def _label(stmt) -> str:
     return stmt.target if isinstance(stmt, ir.Assign) else "return"
 
 
-def simplify(adjoint: Adjoint, shapes: dict | None = None, log: list | None = None) -> Adjoint:
+def simplify(adjoint: Adjoint, shapes: dict | None = None, log: list | None = None,
+             registry=None) -> Adjoint:
     """The adjoint with provably needless noise removed (see the module docstring).
 
     ``shapes`` maps parameter names to shape annotations (``"n d"``); they add
     to the annotations in the function's signature.  Each rewrite applied is
     appended to ``log`` when one is given.
     """
-    env = shape_env(adjoint, shapes or {})
+    env = shape_env(adjoint, shapes or {}, registry)
     body = adjoint.function.body
     if adjoint.function.mutable or not all(
             isinstance(s, ir.Assign) for s in body[:adjoint.n_forward]) or not all(

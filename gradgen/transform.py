@@ -60,7 +60,7 @@ from gradgen import ir
 from gradgen import shapes as shape_facts
 from gradgen.activity import active_names
 from gradgen.errors import Location, UnknownPrimitiveError, UnsupportedSyntaxError, UsageError
-from gradgen.normalize import Namer, is_static, primitive_args, primitive_of, version_base
+from gradgen.normalize import BUILTIN_STATIC, Namer, is_static, primitive_args, primitive_of, version_base
 from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind, static_truth
 
 GRAD_PREFIX = "d_"
@@ -208,6 +208,7 @@ class _Reverse:
                  scalars: frozenset = frozenset()):
         self.fn = fn
         self.registry = registry
+        self.static_calls = registry.static_calls | BUILTIN_STATIC
         self.filename = filename
         self.active = active_names(fn, wrt, registry)
         self.scalars = scalars  # variables provably of shape ()
@@ -246,7 +247,7 @@ class _Reverse:
             changed = False
             for name, defs in self.definitions.items():
                 if name not in ints and all(isinstance(d, ir.Assign)
-                                            and is_static(d.value, ints) for d in defs):
+                                            and is_static(d.value, ints, self.static_calls) for d in defs):
                     ints.add(name)
                     changed = True
         return ints
@@ -382,7 +383,7 @@ class _Reverse:
         """Integers and slices only: each element is selected at most once."""
         parts = index.elts if isinstance(index, ir.Tuple) else (index,)
         return all(isinstance(p, ir.Slice) or p in (ir.Const(None), ir.Const(Ellipsis))
-                   or is_static(p, self.integers) for p in parts)
+                   or is_static(p, self.integers, self.static_calls) for p in parts)
 
     def add_items(self, var, current, term, origins) -> Items:
         """Item by item, for tuple and list literals; a term that is one
@@ -488,7 +489,7 @@ class _Reverse:
         value = stmt.value
         if isinstance(value, ir.Name):
             return [(value.id, g)] if self.operand(value) else []
-        if isinstance(value, ir.Const) or is_static(value, self.integers):
+        if isinstance(value, ir.Const) or is_static(value, self.integers, self.static_calls):
             return []
         if _is_literal(value):
             items = value.elts if isinstance(value, ir.Tuple) else value.args
@@ -589,7 +590,7 @@ class _Reverse:
         refused, never silently treated as having none."""
         for param in rule.params:
             bound = env.get(param)
-            names = _dynamic_names(bound, self.integers) & self.active if bound is not None \
+            names = _dynamic_names(bound, self.integers, self.static_calls) & self.active if bound is not None \
                 else set()
             for var in sorted(names - set(contributions)) if not (
                     isinstance(bound, ir.Name) and bound.id in contributions) else ():
@@ -1040,13 +1041,13 @@ def _view_sources(value, registry: Registry) -> set:
     return set()
 
 
-def _dynamic_names(expr, statics) -> set:
+def _dynamic_names(expr, statics, static_calls) -> set:
     """Names whose values (not only shapes or sizes) ``expr`` reads."""
     if isinstance(expr, ir.Name):
         return {expr.id}
-    if is_static(expr, statics):
+    if is_static(expr, statics, static_calls):
         return set()
-    return set().union(*(_dynamic_names(c, statics) for c in ir.children(expr)))
+    return set().union(*(_dynamic_names(c, statics, static_calls) for c in ir.children(expr)))
 
 
 def _reads_grad(expr) -> bool:
@@ -1103,7 +1104,7 @@ def reverse(fn: ir.Function, wrt, registry: Registry, preserve_result: bool = Fa
     ``0.0`` as their zero gradient, and an output among them needs no check
     of its seed."""
     names = resolve_wrt(fn, tuple(wrt))
-    scalars = shape_facts.scalars(fn, dict(shapes or {}))
+    scalars = shape_facts.scalars(fn, dict(shapes or {}), registry)
     return _Reverse(fn, names, registry, filename, scalars).run(preserve_result, names)
 
 

@@ -58,3 +58,26 @@ def linear(*primitives, args):
 def multilinear(*primitives, args):
     """Forward mode: the primitives are linear in each of ``args`` separately;
     their tangent is a sum of one application per active argument."""
+
+
+t = _Gradients()  # in a @tangent rule, t[x] is the tangent of x
+
+
+def tangent(*primitives):
+    """Mark a function as the explicit forward-mode rule of primitives whose
+    reverse rule forward mode cannot transpose: ``t[y] = ...`` from ``t[x]``."""
+
+    def register(rule):
+        return rule
+
+    return register
+
+
+def elementwise(primitives, *partials, **facts):
+    """An elementwise primitive (or a tuple of aliases) and its partial
+    derivative in each parameter: ``lambda y, x: np.cos(x)``."""
+
+
+def reduction(primitives, partial, **facts):
+    """A reduction along ``axis`` (with ``keepdims``) and its partial in
+    ``x``, where ``y`` stands for the result broadcast back to ``x``."""

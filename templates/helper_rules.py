@@ -1,10 +1,9 @@
-"""Reverse-mode rules of the run-time helpers (helpers.py).
+"""Rules of the run-time helpers (helpers.py) that generated gradients call.
 
-Generated gradients call ``unbroadcast``, ``unreduce``, ``unindex`` and the
-matmul helpers; with these rules gradgen can differentiate its own output
-again (the gradient of a gradient), and forward mode can read their
-parameters (forward_rules.py declares them linear).  Each helper is linear
-in its gradient argument ``g``; the matmul helpers are bilinear.
+With these, gradgen differentiates its own output again (the gradient of a
+gradient, and Hessian-vector products: forward mode over a gradient).  Each
+helper is linear in its gradient argument ``g``; the matmul helpers are
+bilinear.  An argument that gives only a shape is stated ``d[x] = 0``.
 """
 
 import numpy as np
@@ -21,18 +20,18 @@ from .contract import (
     unreduce,
 )
 
-# Piecewise constant (masks of maximum/minimum); slices of generated indices.
-nondifferentiable(np.heaviside, slice)
+# Slices of generated indices.
+nondifferentiable(slice)
 
 
-@adjoint(unbroadcast)
+@adjoint(unbroadcast, shape="like:x", linear="g")
 def unbroadcast_grad(y, g, x):
     # y sums g down to x's shape; the adjoint broadcasts back to g's shape.
     d[g] = unreduce(d[y], g, None, False)
     d[x] = 0  # x gives only a shape
 
 
-@adjoint(unreduce)
+@adjoint(unreduce, shape="like:x", linear="g")
 def unreduce_grad(y, g, x, axis=None, keepdims=False):
     # y broadcasts g back to x's shape; the adjoint sums the broadcast axes.
     if axis is None:
@@ -42,34 +41,30 @@ def unreduce_grad(y, g, x, axis=None, keepdims=False):
     d[x] = 0  # x gives only a shape
 
 
-@adjoint(unindex)
+@adjoint(unindex, shape="like:x", linear="g")
 def unindex_grad(y, g, x, index):
     # y adds g into zeros at index; the adjoint reads the entries back.
     d[g] = unbroadcast(d[y][index], g)
     d[x] = 0  # x gives only a shape
 
 
-@adjoint(matmul_grad_a)
+@adjoint(matmul_grad_a, shape="like:a", multilinear=("g", "b"))
 def matmul_grad_a_grad(y, g, a, b):
     # matmul_grad_a(., a, b) is the adjoint of A -> A @ b: its adjoint is that map.
     d[g] = d[y] @ b
     d[b] = matmul_grad_b(g, d[y], b)
+    d[a] = 0  # a gives only a shape
 
 
-@adjoint(matmul_grad_b)
+@adjoint(matmul_grad_b, shape="like:b", multilinear=("g", "a"))
 def matmul_grad_b_grad(y, g, a, b):
     # matmul_grad_b(., a, b) is the adjoint of B -> a @ B.
     d[g] = a @ d[y]
     d[a] = matmul_grad_a(g, a, d[y])
+    d[b] = 0  # b gives only a shape
 
 
-@adjoint(np.copy)
-def copy(y, x):
-    # Generated code copies arrays it writes into (and the values it tapes).
-    d[x] = d[y]
-
-
-@adjoint(checked_seed)
+@adjoint(checked_seed, shape="like:seed", linear="seed")
 def checked_seed_grad(y, seed, output, function):
     # The seed itself, once checked: the identity in the seed.
     d[seed] = d[y]

@@ -7,15 +7,19 @@ import pytest
 
 from gradgen import ir, simplify
 from gradgen.lowering import lower_expr
+from gradgen.rules import load_registry
 from gradgen.shapes import Opaque, ShapeEnv, parse_annotation
 
 
+REGISTRY = load_registry()
+
+
 def parse(text: str):
-    return lower_expr(cst.parse_expression(text), {"np": "np"})
+    return lower_expr(cst.parse_expression(text), {"np": "np"}, REGISTRY)
 
 
 def env_of(**shapes) -> ShapeEnv:
-    env = ShapeEnv()
+    env = ShapeEnv(registry=REGISTRY)
     env.parameters = tuple(k for k in shapes if k.startswith("p"))
     for name, shape in shapes.items():
         env.define(name, Opaque(frozenset({shape[1:]})) if shape.startswith("@")
