@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test generate check golden bench bench-quick clean
+.PHONY: setup demo test test-all generate check golden bench bench-quick clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ demo: $(STAMP)
 ## test: the whole test suite, then the freshness check of generated/
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/gradgen check
+
+## test-all: the exhaustive sweeps too (every systematic case of every rule)
+test-all: $(STAMP)
+	$(BIN)/python -m pytest --run-slow
 	$(BIN)/gradgen check
 
 ## generate: rewrite generated/ from examples/ ([tool.gradgen] in pyproject.toml)

@@ -352,7 +352,23 @@ def rule_matmul_grad(expr, env):
     return None
 
 
+def rule_helper_positional(expr, env):
+    """A helper called with keywords (generated code differentiated again):
+    every argument in position, as the rules below read them."""
+    registry = env.registry
+    if not (isinstance(expr, ir.Call) and expr.kwargs and registry is not None
+            and expr.func in registry.helpers and registry.rule(expr.func) is not None):
+        return None
+    rule = registry.rule(expr.func)
+    bound = dict(zip(rule.params, expr.args), **dict(expr.kwargs))
+    if not set(bound) <= set(rule.params):
+        return None
+    args = tuple(bound.get(p, rule.defaults.get(p)) for p in rule.params)
+    return None if None in args else ir.Call(expr.func, args)
+
+
 LOCAL_RULES = (
+    rule_helper_positional,
     rule_arithmetic_identity,
     rule_negation,
     rule_product_constants,
@@ -391,7 +407,8 @@ def rewrite(expr, env, log: list | None = None):
 def _reduced(call: ir.Call, env):
     """What ``unreduce(g, x, axis, keepdims)`` broadcasts: ``g``, with the
     reduced axes restored as length-1 axes where needed."""
-    g, _x, axis, keepdims = call.args
+    call = rule_helper_positional(call, env) or call
+    g, _x, axis, keepdims = (*call.args, ir.Const(None), ir.Const(False))[:4]
     if env.of(g) == () or axis == ir.Const(None) or keepdims == ir.Const(True):
         return g
     return ir.Call("np.expand_dims", (g, axis))

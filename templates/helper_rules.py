@@ -24,14 +24,16 @@ from .contract import (
 nondifferentiable(slice)
 
 
-@adjoint(unbroadcast, shape="like:x", linear="g")
+@adjoint(unbroadcast, shape="like:x", linear="g",
+         test=dict(shapes=[("2 3", "3"), ("2 3", "1 3"), ("3", "")]))
 def unbroadcast_grad(y, g, x):
     # y sums g down to x's shape; the adjoint broadcasts back to g's shape.
     d[g] = unreduce(d[y], g, None, False)
     d[x] = 0  # x gives only a shape
 
 
-@adjoint(unreduce, shape="like:x", linear="g")
+@adjoint(unreduce, shape="like:x", linear="g", static=("axis", "keepdims"),
+         test=dict(shapes=[("3", "2 3")], static=dict(axis=[0], keepdims=[False, True])))
 def unreduce_grad(y, g, x, axis=None, keepdims=False):
     # y broadcasts g back to x's shape; the adjoint sums the broadcast axes.
     if axis is None:
@@ -41,14 +43,16 @@ def unreduce_grad(y, g, x, axis=None, keepdims=False):
     d[x] = 0  # x gives only a shape
 
 
-@adjoint(unindex, shape="like:x", linear="g")
+@adjoint(unindex, shape="like:x", linear="g", static="index",
+         test=dict(shapes=[("3", "2 3")], fixed=dict(index=1)))
 def unindex_grad(y, g, x, index):
     # y adds g into zeros at index; the adjoint reads the entries back.
     d[g] = unbroadcast(d[y][index], g)
     d[x] = 0  # x gives only a shape
 
 
-@adjoint(matmul_grad_a, shape="like:a", multilinear=("g", "b"))
+@adjoint(matmul_grad_a, shape="like:a", multilinear=("g", "b"),
+         test=dict(shapes=[("2 4", "2 3", "3 4"), ("4", "3", "3 4")]))
 def matmul_grad_a_grad(y, g, a, b):
     # matmul_grad_a(., a, b) is the adjoint of A -> A @ b: its adjoint is that map.
     d[g] = d[y] @ b
@@ -56,7 +60,8 @@ def matmul_grad_a_grad(y, g, a, b):
     d[a] = 0  # a gives only a shape
 
 
-@adjoint(matmul_grad_b, shape="like:b", multilinear=("g", "a"))
+@adjoint(matmul_grad_b, shape="like:b", multilinear=("g", "a"),
+         test=dict(shapes=[("2 4", "2 3", "3 4"), ("4", "3", "3 4")]))
 def matmul_grad_b_grad(y, g, a, b):
     # matmul_grad_b(., a, b) is the adjoint of B -> a @ B.
     d[g] = a @ d[y]
@@ -64,7 +69,8 @@ def matmul_grad_b_grad(y, g, a, b):
     d[b] = 0  # b gives only a shape
 
 
-@adjoint(checked_seed, shape="like:seed", linear="seed")
+@adjoint(checked_seed, shape="like:seed", linear="seed", static="function",
+         test=dict(shapes=[("3", "3")], fixed=dict(function="f")))
 def checked_seed_grad(y, seed, output, function):
     # The seed itself, once checked: the identity in the seed.
     d[seed] = d[y]

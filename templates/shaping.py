@@ -61,7 +61,9 @@ def where(z, condition, x, y):
 
 
 @adjoint(np.clip, shape="elementwise", methods="clip",
-         test=dict(shapes=[("2 3", "", ""), ("3", "3", "3")]))
+         test=dict(shapes=[("2 3", "", ""), ("3", "3", "3")],
+                   domain=dict(a_min="negative", a_max="positive")),
+         note="bounds as NumPy: a_min <= a_max")
 def clip(y, x, a_min, a_max):
     if a_min is None:
         inside = x <= a_max
@@ -129,7 +131,7 @@ def arange(y, start, stop=None, step=None, dtype=None):
          test=dict(shapes=[("", "")], fixed=dict(num=5)))
 def linspace(y, start, stop, num=50, endpoint=True):
     # y = start + (stop - start) * frac along axis 0, frac = linspace(0, 1, num).
-    frac = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint),
+    frac = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=y.dtype),
                       (-1,) + (1,) * (np.ndim(y) - 1))
     d[start] = unbroadcast(np.sum(d[y] * (1 - frac), axis=0), start)
     d[stop] = unbroadcast(np.sum(d[y] * frac, axis=0), stop)
