@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test generate check golden bench bench-quick clean
+.PHONY: setup demo test generate check golden bench bench-quick fuzz clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,16 @@ bench: $(STAMP)
 ## bench-quick: under a minute, into a temporary folder (peers only if installed)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+## fuzz: random programs through every mode and oracle, in parallel; shrunk
+## findings in fuzz-findings/ (FUZZ_N, FUZZ_SEED, FUZZ_JOBS = CPU count, FUZZ_TIMEOUT s)
+FUZZ_N ?= 10000
+FUZZ_SEED ?= 0
+FUZZ_JOBS ?=
+FUZZ_TIMEOUT ?= 20
+fuzz: $(STAMP)
+	FUZZ_JOBS=$(FUZZ_JOBS) $(BIN)/python -m tests.fuzz run --n $(FUZZ_N) --seed $(FUZZ_SEED) \
+		--timeout $(FUZZ_TIMEOUT) --out fuzz-findings
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
