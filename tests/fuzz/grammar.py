@@ -1729,12 +1729,38 @@ def nested_helper(g) -> Helper | None:
 construct("nested_helper", "def", "nested_helpers", 1)(nested_helper)
 
 
+def _mention(g, name: str, shape: tuple) -> Expr | None:
+    """``name`` turned into a value of ``shape`` (itself, broadcast, reduced, indexed)."""
+    v = g.scope[name]
+    var = Expr(name, v.shape, v.lo, v.hi, atom=True, aliases=frozenset([name]))
+    if v.shape == shape:
+        return var
+    forms = [f for f in REDUCE[shape] if f[0] == v.shape]
+    if forms:
+        src, axis, keepdims = g.draw.choice(forms)
+        return reduction(g.draw.choice(["np.sum", "np.mean"]), var, axis, keepdims, shape, g.draw)
+    if broadcast(v.shape, shape) == shape:
+        return var
+    index = [t for src, t in INDEX[shape] if src == v.shape]
+    if index:
+        return Expr(g.draw.choice(index).format(e=name), shape, v.lo, v.hi, atom=True)
+    return None
+
+
 def _output(g, shape, depth) -> Expr:
-    """An output that reads at least one variable (not a constant)."""
+    """An output that reads at least one variable, usually one of the last assigned
+    (so that the statements before the return matter)."""
     e = g.expr(shape, depth)
-    if not (_names(e.text) & set(g.floats())):
-        names = g.floats(shape)
-        e = g.leaf(shape) if names else g.convert(shape)
+    names = _names(e.text)
+    recent = [n for n in g.frame.recent[-2:] if n in g.scope and g.scope[n].kind == "float"]
+    if recent and not (names & set(recent)) and g.draw.boolean(0.8):
+        extra = _mention(g, g.draw.choice(recent), shape)
+        if extra is not None:
+            g.used["return:mention"] += 1
+            e = Expr(f"{e.text} + {extra.p()}", shape, None, e.hi + extra.hi)
+            names = _names(e.text)
+    if not (names & set(g.floats())):
+        e = g.leaf(shape) if g.floats(shape) else g.convert(shape)
     return e
 
 

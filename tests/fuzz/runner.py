@@ -113,13 +113,15 @@ class Pool:
             pass
         slot.update(self._start())
 
-    def run(self, jobs, on_result, hard_timeout):
+    def run(self, jobs, on_result, hard_timeout, stop_at=None):
         """Run ``jobs`` [(kind, key, payload, timeout)]; ``on_result(job, reply)``
         where reply is the worker's dict, or {"lost": reason} for a killed or
         dead worker.  ``hard_timeout(job)`` gives the parent's deadline."""
         queue = list(reversed(jobs))
         busy = 0
         while queue or busy:
+            if stop_at is not None and time.monotonic() > stop_at:
+                queue = []  # out of time: finish what runs, start nothing new
             for slot in self.slots:
                 if slot["job"] is None and queue:
                     job = queue.pop()
@@ -174,7 +176,7 @@ class Pool:
 
 def run(n=10000, seed=0, jobs=None, timeout=20.0, out="fuzz-findings", shrink=True,
         shrink_budget=45.0, shrink_per_kind=4, keep=3, features=None, disabled=(),
-        cases=None, quiet=False, shrink_time=None, grace=10.0) -> dict:
+        cases=None, quiet=False, shrink_time=None, grace=10.0, max_time=None) -> dict:
     """Run ``n`` programs of run ``seed`` (or the given ``cases``); return the
     summary (also written to ``out/summary.json`` when ``out`` is set)."""
     from tests.fuzz.case import Case, program_case, write_case
@@ -240,7 +242,8 @@ def run(n=10000, seed=0, jobs=None, timeout=20.0, out="fuzz-findings", shrink=Tr
         print(f"gradgen fuzz: {total} programs, seed {seed}, {jobs} jobs, "
               f"timeout {timeout:g} s", flush=True)
     try:
-        pool.run(program_jobs, on_program, lambda job: timeout + grace)
+        pool.run(program_jobs, on_program, lambda job: timeout + grace,
+                 stop_at=None if max_time is None else start + max_time)
         programs_done = time.monotonic()
         findings = []
         if shrink and failures:
@@ -256,7 +259,7 @@ def run(n=10000, seed=0, jobs=None, timeout=20.0, out="fuzz-findings", shrink=Tr
         pool.close()
     wall = time.monotonic() - start
     summary = {
-        "programs": total, "seed": seed, "jobs": jobs, "timeout": timeout,
+        "programs": sum(statuses.values()), "requested": total, "seed": seed, "jobs": jobs, "timeout": timeout,
         "wall_seconds": round(wall, 1),
         "program_seconds": round(programs_done - start, 1),
         "statuses": {s: statuses[s] for s in STATUSES},
@@ -370,7 +373,7 @@ def _keep(findings, keep):
 
 
 def format_summary(s: dict) -> str:
-    lines = ["", f"programs: {s['programs']}  (seed {s['seed']}, {s['jobs']} jobs, "
+    lines = ["", f"programs: {s['programs']} of {s['requested']}  (seed {s['seed']}, {s['jobs']} jobs, "
              f"timeout {s['timeout']:g} s)",
              f"wall time: {s['wall_seconds']:.1f} s ({s['program_seconds']:.1f} s for the "
              f"programs, the rest shrinking)", "", "status      programs"]
@@ -417,6 +420,8 @@ def main(argv=None) -> int:
     r.add_argument("--shrink-time", type=float, default=None,
                    help="overall cap on shrinking (seconds of wall time)")
     r.add_argument("--keep", type=int, default=3, help="files per signature")
+    r.add_argument("--max-time", type=float, default=float(os.environ.get("FUZZ_TIME") or 0) or None,
+                   help="stop starting programs after this many seconds (FUZZ_TIME)")
     r.add_argument("--features", default=os.environ.get("FUZZ_FEATURES") or None,
                    help="comma-separated feature flags (default: all)")
     r.add_argument("--disable", default=os.environ.get("FUZZ_DISABLE") or "",
@@ -435,7 +440,7 @@ def main(argv=None) -> int:
                       shrink=not args.no_shrink, shrink_budget=args.shrink_budget,
                       shrink_per_kind=args.shrink_per_kind, keep=args.keep,
                       features=features, disabled=[d for d in args.disable.split(",") if d],
-                      shrink_time=args.shrink_time)
+                      shrink_time=args.shrink_time, max_time=args.max_time)
         return 1 if summary["statuses"]["wrong"] or summary["statuses"]["crash"] else 0
     if args.command == "replay":
         from tests.fuzz.case import read_case
