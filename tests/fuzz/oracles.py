@@ -29,7 +29,8 @@ Statuses: ``pass``, ``refused`` (a :class:`gradgen.GradgenError` while
 generating), ``wrong`` (an oracle disagreed), ``crash`` (any other exception
 while generating, generated code that does not compile, or any exception
 inside generated code), ``timeout``, ``undecided``, ``skipped`` (a mode that
-needs another one's result), ``invalid`` (the program itself fails or leaves
+needs another one's result), ``error`` (a mode whose oracle itself failed: a
+fuzzer bug, reported apart), ``invalid`` (the program itself fails or leaves
 its safe domain: a generator bug, counted apart).
 """
 
@@ -503,8 +504,9 @@ class _Run:
         fds = list(zip(pairs[0], pairs[1]))
         compare_fd("forward", tangents, fds, [f"tangent {k}" for k in range(len(tangents))])
         ref = self.reference()
-        if ref is None:
-            return
+        if ref is None or any(np.shape(g) != np.shape(prog.args[i])
+                              for g, i in zip(ref, prog.index)):
+            return  # no usable reverse gradient (reverse mode reports why)
         lhs_terms = [np.asarray(u) * np.asarray(t) for u, t in zip(prog.seeds, tangents)]
         rhs_terms = [np.asarray(g) * np.asarray(t) for g, t in zip(ref, prog.tangents)]
         lhs = sum(float(np.sum(x)) for x in lhs_terms)
@@ -623,6 +625,11 @@ def _evaluate(case, modes, start) -> Result:
                                            refusal_class(exc.error))
             except Failure as exc:
                 results[mode] = ModeResult(exc.status, exc.check, exc.message)
+            except Exception as exc:  # noqa: BLE001 - a bug of the oracle, not of gradgen
+                import traceback
+
+                results[mode] = ModeResult("error", f"{mode}/oracle", "".join(
+                    traceback.format_exception(exc, limit=-3)))
     except ProgramTimeout:
         if current == "program":
             return Result("timeout", {}, "program/timeout",

@@ -29,7 +29,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 STATUSES = ("pass", "refused", "wrong", "crash", "timeout", "undecided", "invalid")
-MODE_STATUSES = ("pass", "refused", "wrong", "crash", "timeout", "undecided", "skipped")
+MODE_STATUSES = ("pass", "refused", "wrong", "crash", "timeout", "undecided", "skipped",
+                 "error")
 
 
 # ------------------------------------------------------------------ the worker
@@ -146,7 +147,6 @@ class Pool:
                     try:
                         key, reply = slot["conn"].recv()
                     except (EOFError, OSError):
-                        code = slot["proc"].exitcode
                         slot["proc"].join(timeout=1)
                         reply = {"lost": f"the worker died (exit code {slot['proc'].exitcode})"}
                         self._restart(slot)
@@ -179,7 +179,7 @@ def run(n=10000, seed=0, jobs=None, timeout=20.0, out="fuzz-findings", shrink=Tr
         cases=None, quiet=False, shrink_time=None, grace=10.0, max_time=None) -> dict:
     """Run ``n`` programs of run ``seed`` (or the given ``cases``); return the
     summary (also written to ``out/summary.json`` when ``out`` is set)."""
-    from tests.fuzz.case import Case, program_case, write_case
+    from tests.fuzz.case import Case, program_case
 
     jobs = jobs or os.cpu_count() or 1
     start = time.monotonic()
@@ -245,59 +245,80 @@ def run(n=10000, seed=0, jobs=None, timeout=20.0, out="fuzz-findings", shrink=Tr
         pool.run(program_jobs, on_program, lambda job: timeout + grace,
                  stop_at=None if max_time is None else start + max_time)
         programs_done = time.monotonic()
-        findings = []
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            with open(Path(out) / "failures.jsonl", "w", encoding="utf-8") as fh:
+                for kind, items in failures.items():
+                    for size, key, case, result in items:
+                        fh.write(json.dumps({"kind": kind, "index": key, "size": size,
+                                             "case": case, "result": result}) + "\n")
         if shrink and failures:
             findings = _shrink_all(pool, failures, shrink_budget, shrink_per_kind, timeout,
                                    quiet, shrink_time)
         else:
-            for kind, items in failures.items():
-                for size, key, case, result in sorted(items, key=lambda t: t[0])[:shrink_per_kind]:
-                    findings.append({"kind": kind, "signature": kind, "case": case,
-                                     "result": result, "index": key, "size": size,
-                                     "shrunk": False})
+            findings = _unshrunk(failures, shrink_per_kind)
     finally:
         pool.close()
     wall = time.monotonic() - start
     summary = {
-        "programs": sum(statuses.values()), "requested": total, "seed": seed, "jobs": jobs, "timeout": timeout,
+        "programs": sum(statuses.values()), "requested": total,
+        "seed": seed, "jobs": jobs, "timeout": timeout,
         "wall_seconds": round(wall, 1),
         "program_seconds": round(programs_done - start, 1),
         "statuses": {s: statuses[s] for s in STATUSES},
         "modes": {m: {s: modes[m][s] for s in MODE_STATUSES} for m in _mode_order(modes)},
         "refusals": [{"mode": m, "construct": c, "count": k}
                      for (m, c), k in refusals.most_common()],
-        "failure_kinds": {k: {"count": len(v), "programs": sorted(t[1] for t in v)[:50]}
+        "failure_kinds": {k: {"count": len(v), "programs": sorted(t[1] for t in v)}
                           for k, v in sorted(failures.items(), key=lambda kv: -len(kv[1]))},
         "constructs": dict(sorted(constructs.items())),
         "errors": errors[:20],
     }
-    kept = _keep(findings, keep)
-    summary["signatures"] = {sig: len(items) for sig, items in kept.items()}
+    summary["signatures"] = write_findings(findings, keep, out)
     if out:
-        out_dir = Path(out)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for sig, items in kept.items():
-            for f in items:
-                case = Case.from_dict(f["case"])
-                status = f["result"]["status"]
-                note = ""
-                if f.get("shrunk"):
-                    note = f", shrunk from {f.get('original_size')} to {case.size()} lines"
-                path = out_dir / f"{status}_{case.digest()}.py"
-                f["file"] = path.name
-                full = f.get("full") or f["result"]
-                message = f["result"]["message"]
-                others = [f"{m}: {r['status']} {r['check']}".rstrip()
-                          for m, r in full.get("modes", {}).items()]
-                if others:
-                    message += "\n\nall modes on this program:\n" + "\n".join(others)
-                write_case(path, case, status, f["result"]["check"], sig, message, note)
-        summary["signatures"] = {sig: [f["file"] for f in items] for sig, items in kept.items()}
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        (Path(out) / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     if not quiet:
         print(format_summary(summary))
     summary["findings"] = findings
     return summary
+
+
+def _unshrunk(failures, per_kind):
+    return [{"kind": kind, "signature": kind, "case": case, "result": result, "index": key,
+             "size": size, "shrunk": False}
+            for kind, items in failures.items()
+            for size, key, case, result in sorted(items, key=lambda t: t[0])[:per_kind]]
+
+
+def write_findings(findings, keep, out) -> dict:
+    """Keep the ``keep`` smallest findings per signature; write them to ``out``
+    (if given) as case files.  Returns {signature: [file names] or count}."""
+    from tests.fuzz.case import Case, write_case
+
+    kept = _keep(findings, keep)
+    if not out:
+        return {sig: len(items) for sig, items in kept.items()}
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = {}
+    for sig, items in kept.items():
+        names[sig] = []
+        for f in items:
+            case = Case.from_dict(f["case"])
+            status = f["result"]["status"]
+            note = ""
+            if f.get("shrunk"):
+                note = f", shrunk from {f.get('original_size')} to {case.size()} lines"
+            path = out_dir / f"{status}_{case.digest()}.py"
+            full = f.get("full") or f["result"]
+            message = f["result"]["message"]
+            others = [f"{m}: {r['status']} {r['check']}".rstrip()
+                      for m, r in full.get("modes", {}).items()]
+            if others:
+                message += "\n\nall modes on this program:\n" + "\n".join(others)
+            write_case(path, case, status, f["result"]["check"], sig, message, note)
+            names[sig].append(path.name)
+    return names
 
 
 def _mode_order(modes):
@@ -307,26 +328,24 @@ def _mode_order(modes):
 
 
 def _shrink_all(pool, failures, budget, per_kind, timeout, quiet, shrink_time):
-    """Shrink the smallest ``per_kind`` failures of each kind, in parallel."""
-    jobs = []
-    for kind, items in sorted(failures.items()):
-        chosen = sorted(items, key=lambda t: (t[0], t[1]))[:per_kind]
-        for size, key, case, result in chosen:
-            if result["status"] == "timeout":  # every candidate would take the timeout
-                continue
-            jobs.append(("shrink", (kind, key, size), (case, result, budget), timeout))
-    if shrink_time is not None:  # an overall cap: fewer jobs, not shorter ones
-        slots = max(1, int(shrink_time // max(budget, 1)) * len(pool.slots))
-        jobs.sort(key=lambda j: sum(1 for k in jobs if k[1][0] == j[1][0] and k[1][1] < j[1][1]))
-        jobs = jobs[:slots]
+    """Shrink the smallest ``per_kind`` failures of each kind, in parallel: first
+    the smallest of every kind (most frequent kinds first), then the second...;
+    with ``shrink_time``, no shrink starts after that many seconds."""
+    ranked = []
     findings = []
-    shrunk_keys = {j[1] for j in jobs}
-    for kind, items in failures.items():  # what is not shrunk is kept as it is
-        for size, key, case, result in items:
-            if (kind, key, size) not in shrunk_keys and result["status"] == "timeout":
+    for kind, items in failures.items():
+        chosen = sorted(items, key=lambda t: (t[0], t[1]))[:per_kind]
+        for rank, (size, key, case, result) in enumerate(chosen):
+            if result["status"] == "timeout" or result.get("check", "").startswith("worker/"):
+                # every candidate would take the timeout or kill the worker: keep as is
                 findings.append({"kind": kind, "signature": kind, "case": case,
                                  "result": result, "index": key, "size": size,
                                  "shrunk": False})
+                continue
+            ranked.append((rank, -len(items), kind, size, key, case, result))
+    ranked.sort(key=lambda r: r[:5])
+    jobs = [("shrink", (kind, key, size), (case, result, budget), timeout)
+            for rank, _, kind, size, key, case, result in ranked]
     if not quiet and jobs:
         print(f"shrinking {len(jobs)} failing programs ({len(failures)} kinds, "
               f"up to {budget:g} s each)", flush=True)
@@ -349,7 +368,19 @@ def _shrink_all(pool, failures, budget, per_kind, timeout, quiet, shrink_time):
                          "size": small.size(), "original_size": reply.get("original_size", size),
                          "shrunk": True, "evals": reply.get("evals")})
 
-    pool.run(jobs, on_shrunk, lambda job: job[2][2] + 2 * timeout + 30.0)
+    started = time.monotonic()
+    pool.run(jobs, on_shrunk, lambda job: job[2][2] + 2 * timeout + 30.0,
+             stop_at=None if shrink_time is None else started + shrink_time)
+    done = {(f["kind"], f["index"]) for f in findings}
+    if not quiet:
+        print(f"shrunk {sum(1 for f in findings if f.get('shrunk'))} programs in "
+              f"{time.monotonic() - started:.0f} s", flush=True)
+    for job in jobs:  # not reached before the deadline: kept unshrunk
+        kind, key, size = job[1]
+        if (kind, key) not in done:
+            findings.append({"kind": kind, "signature": kind + " (not shrunk)",
+                             "case": job[2][0], "result": job[2][1], "index": key,
+                             "size": size, "shrunk": False})
     return findings
 
 
@@ -372,6 +403,15 @@ def _keep(findings, keep):
     return out
 
 
+def format_findings(signatures: dict) -> str:
+    count = sum(len(v) if isinstance(v, list) else v for v in signatures.values())
+    lines = ["", f"findings: {count} files for {len(signatures)} signatures"]
+    for sig, files in signatures.items():
+        shown = ", ".join(files) if isinstance(files, list) else str(files)
+        lines.append(f"  {sig}\n      {shown}")
+    return "\n".join(lines)
+
+
 def format_summary(s: dict) -> str:
     lines = ["", f"programs: {s['programs']} of {s['requested']}  (seed {s['seed']}, {s['jobs']} jobs, "
              f"timeout {s['timeout']:g} s)",
@@ -391,17 +431,51 @@ def format_summary(s: dict) -> str:
         for kind, info in s["failure_kinds"].items():
             lines.append(f"  {info['count']:>6}  {kind}")
     if s.get("signatures"):
-        lines += ["", f"findings: {sum(len(v) if isinstance(v, list) else v for v in s['signatures'].values())} "
-                  f"files for {len(s['signatures'])} signatures"]
-        for sig, files in s["signatures"].items():
-            shown = ", ".join(files) if isinstance(files, list) else str(files)
-            lines.append(f"  {sig}\n      {shown}")
+        lines.append(format_findings(s["signatures"]))
     if s["errors"]:
         lines += ["", f"runner errors: {len(s['errors'])} (see summary.json)"]
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ CLI
+
+
+def resume_shrink(args) -> int:
+    """``python -m tests.fuzz shrink``: shrink (again) the failures of a run."""
+    from tests.fuzz.case import program_case
+
+    path = Path(args.file)
+    out = Path(args.out) if args.out else path.parent
+    failures = defaultdict(list)
+    if path.suffix == ".jsonl":
+        for line in path.read_text(encoding="utf-8").splitlines():
+            f = json.loads(line)
+            failures[f["kind"]].append((f["size"], f["index"], f["case"], f["result"]))
+    else:  # summary.json: regenerate the failing programs from the seed
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        for kind, info in summary["failure_kinds"].items():
+            status, check = kind.split(" ")[0].split(":", 1)
+            for index in info["programs"]:
+                case = program_case(summary["seed"], index)
+                result = {"status": status, "check": check, "kind": f"{status}:{check}",
+                          "message": "", "modes": {}}
+                failures[kind].append((case.size(), index, case.to_dict(), result))
+    start = time.monotonic()
+    pool = Pool(args.jobs or os.cpu_count() or 1)
+    try:
+        findings = _shrink_all(pool, failures, args.shrink_budget, args.shrink_per_kind,
+                               args.timeout, False, args.shrink_time)
+    finally:
+        pool.close()
+    signatures = write_findings(findings, args.keep, out)
+    summary_path = out / "summary.json"
+    if summary_path.exists():
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary["signatures"] = signatures
+        summary["shrink_seconds"] = round(time.monotonic() - start, 1)
+        summary_path.write_text(json.dumps(summary, indent=1, default=str))
+    print(format_findings(signatures))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -431,6 +505,16 @@ def main(argv=None) -> int:
     s = sub.add_parser("show", help="print program INDEX of run SEED and its result")
     s.add_argument("index", type=int)
     s.add_argument("--seed", type=int, default=0)
+    k = sub.add_parser("shrink", help="shrink the failures of an earlier run "
+                       "(its failures.jsonl, or summary.json: programs regenerated by seed)")
+    k.add_argument("file")
+    k.add_argument("--jobs", type=int, default=int(os.environ.get("FUZZ_JOBS") or 0) or None)
+    k.add_argument("--timeout", type=float, default=20.0)
+    k.add_argument("--shrink-budget", type=float, default=45.0)
+    k.add_argument("--shrink-per-kind", type=int, default=4)
+    k.add_argument("--shrink-time", type=float, default=None)
+    k.add_argument("--keep", type=int, default=3)
+    k.add_argument("--out", default=None, help="default: the folder of FILE")
     sub.add_parser("constructs", help="list the construct table")
     args = parser.parse_args(argv)
 
@@ -468,6 +552,8 @@ def main(argv=None) -> int:
         for mode, m in result.modes.items():
             print(f"    {mode:<9} {m.status:<9} {m.check}")
         return 0
+    if args.command == "shrink":
+        return resume_shrink(args)
     if args.command == "constructs":
         from tests.fuzz.grammar import CONSTRUCTS
 
