@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import sys
 import time
 
 import numpy as np
@@ -93,8 +94,37 @@ def _splice(tree, path, new_list):
 _SKIP_EXPR_PARENTS = (ast.Subscript, ast.Attribute, ast.keyword, ast.Starred)
 
 
-def _candidates(tree: ast.Module, case: Case):
-    """Yield (description, function mutating a copy of the tree, args/wrt edit)."""
+def executed_lines(case: Case) -> set:
+    """The lines of the program that run at the case's inputs."""
+    lines: set = set()
+
+    def trace(frame, event, arg):
+        if frame.f_code.co_filename == "<fuzz program>":
+            lines.add(frame.f_lineno)
+            return trace
+        return None
+
+    namespace: dict = {}
+    try:
+        exec(compile(case.source, "<fuzz program>", "exec"), namespace)
+        fn = namespace[case.function]
+        sys.settrace(trace)
+        try:
+            with np.errstate(all="ignore"):
+                fn(*[copy.deepcopy(v) for v in case.args.values()])
+        finally:
+            sys.settrace(None)
+    except Exception:  # noqa: BLE001 - an invalid candidate: the oracle says so
+        pass
+    return lines
+
+
+def _candidates(tree: ast.Module, case: Case, executed=None):
+    """Yield (description, function mutating a copy of the tree, args/wrt edit).
+
+    Expressions are rewritten only on lines that run (``executed``): code in an
+    untaken branch is deleted, never rewritten into something of the wrong
+    type that Python would not notice."""
     main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == case.function)
     floats = [p for p, v in case.args.items() if not isinstance(v, int)]
     nodes = list(_paths(tree))
@@ -129,6 +159,8 @@ def _candidates(tree: ast.Module, case: Case):
     # expressions
     for path, node in nodes:
         if not isinstance(node, ast.expr) or not path:
+            continue
+        if executed is not None and getattr(node, "lineno", None) not in executed:
             continue
         parent, (field, i) = _parent(tree, path)
         if isinstance(parent, _SKIP_EXPR_PARENTS) or (isinstance(parent, ast.Call) and field == "func"):
@@ -238,7 +270,7 @@ def shrink(case: Case, result: Result, budget_s: float = 45.0, max_evals: int = 
         progress = False
         position = 0
         while time.monotonic() < deadline and evals < max_evals:
-            found = list(_candidates(tree, best))
+            found = list(_candidates(tree, best, executed_lines(best)))
             if position >= len(found):
                 break
             accepted = False
@@ -266,7 +298,8 @@ def shrink(case: Case, result: Result, budget_s: float = 45.0, max_evals: int = 
                 evals += 1
                 r = evaluate(candidate, modes=(mode,), timeout=timeout)
                 if matches(r, target):
-                    best, best_result, tree = candidate, r, candidate_tree
+                    # re-parsed, so that line numbers are those of best.source
+                    best, best_result, tree = candidate, r, ast.parse(source)
                     position = index
                     accepted = progress = True
                     break
