@@ -187,7 +187,7 @@ def _candidates(tree: ast.Module, case: Case, executed=None):
             yield "hoist", (lambda t, p=path, c=child: _replace(t, p, getattr(_get(t, p), c))), None
         if isinstance(node, ast.Call):
             for k, arg in enumerate(node.args):
-                if not isinstance(arg, (ast.List, ast.Constant)):
+                if not isinstance(arg, (ast.List, ast.Tuple, ast.Constant)):
                     yield "hoist arg", (lambda t, p=path, k=k: _replace(t, p, _get(t, p).args[k])), None
             if node.keywords:
                 yield "drop keywords", (lambda t, p=path: setattr(_get(t, p), "keywords", [])), None
