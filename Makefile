@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-all generate check golden bench bench-quick clean
+.PHONY: setup demo test test-all generate check golden bench bench-quick fuzz clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,18 @@ bench: $(STAMP)
 ## bench-quick: under a minute, into a temporary folder (peers only if installed)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+## fuzz: random programs through every mode and oracle, in parallel; shrunk
+## findings in fuzz-findings/ (FUZZ_N, FUZZ_SEED, FUZZ_JOBS = CPU count, FUZZ_TIMEOUT s;
+## FUZZ_ARGS: more options of `python -m tests.fuzz run`, e.g. --max-time, --shrink-time)
+FUZZ_N ?= 10000
+FUZZ_SEED ?= 0
+FUZZ_JOBS ?=
+FUZZ_TIMEOUT ?= 20
+FUZZ_ARGS ?=
+fuzz: $(STAMP)
+	FUZZ_JOBS=$(FUZZ_JOBS) $(BIN)/python -m tests.fuzz run --n $(FUZZ_N) --seed $(FUZZ_SEED) \
+		--timeout $(FUZZ_TIMEOUT) --out fuzz-findings $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
