@@ -62,7 +62,10 @@ when ``|yours - generated| <= atol + rtol * |generated|`` everywhere
 
 **Exit codes.**  0: success.  1: ``check`` found stale, missing or
 hand-edited modules, or ``verify`` found a mismatch.  2: bad usage or input
-(a located ``file.py:LINE:COL: message`` on stderr, never a traceback).
+(a located ``file.py:LINE:COL: message`` on stderr, never a traceback), or
+the machine refused: an output path that is a folder or under a file, a full
+disk, a file too large, an input too large for memory (a message naming the
+file; the old module is left intact, see :func:`write_module`).
 3: an internal error, that is a bug in gradgen (reported with a traceback).
 """
 
@@ -72,8 +75,10 @@ import argparse
 import ast
 import dataclasses
 import difflib
+import errno
 import importlib.util
 import inspect
+import math
 import os
 import shlex
 import sys
@@ -481,18 +486,77 @@ class Change:
     command: str
 
 
+def _os_reason(exc: OSError) -> str:
+    """What went wrong, in words: ``No space left on device``, not ``[Errno 28] ...``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EFBIG: "the file system refuses a file this large"}.get(exc.errno or 0)
+    return f"{reason} ({hint})" if hint else reason
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a generated module cannot be written at ``path``, found before trying:
+    the path is a folder, or the output folder (or a folder above it) is a file."""
+    if path.is_dir():
+        return f"{_display(path)} is a folder, not a file: cannot write the generated module there"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                if parent == path.parent:
+                    return f"the output folder {_display(parent)} is a file, not a folder"
+                return (f"cannot create the output folder {_display(path.parent)}: "
+                        f"{_display(parent)} is a file, not a folder")
+            break
+    return None
+
+
+def _output_hint() -> str:
+    return "choose another output folder with -o DIR (or output = ... in [tool.gradgen])"
+
+
+def write_module(path: Path, text: str) -> bool:
+    """Write a generated module atomically if it changed; True if written.
+
+    Any failure is a UsageError (exit 2) saying that the old module, if any, is
+    unchanged: writes go through a temporary file and ``os.replace``.
+    """
+    problem = output_problem(path)
+    if problem is not None:
+        raise UsageError(problem, hint=_output_hint())
+    existed = path.exists()
+    try:
+        return write_if_changed(path, text)
+    except OSError as exc:
+        kept = ("the old module is unchanged" if existed
+                else "nothing was written there")
+        raise UsageError(
+            f"cannot write {_display(path)}: {_os_reason(exc)}; {kept}",
+            hint="free some space, fix the permissions, or " + _output_hint(),
+        ) from None
+
+
+def read_output(path: Path) -> str | None:
+    """The text of a generated module on disk (None: missing), or a UsageError."""
+    if path.is_dir():
+        raise UsageError(f"{_display(path)} is a folder, not a generated module",
+                         hint=_output_hint())
+    try:
+        return read_text(path)
+    except NotADirectoryError:
+        return None  # a file where a folder above should be: nothing there yet
+    except OSError as exc:
+        raise UsageError(f"cannot read {_display(path)}: {_os_reason(exc)}") from None
+
+
 def compare(plan: Plan, results: list[tuple[Module, str]]) -> list[Change]:
     """The modules (and orphans) that are not up to date, in plan order."""
     changes = []
     for module, text in results:
-        try:
-            on_disk = read_text(module.output)
-        except OSError as exc:
-            raise UsageError(f"cannot read {_display(module.output)}: {exc}") from None
+        on_disk = read_output(module.output)
         if on_disk != normalize_newlines(text):
             changes.append(Change(module.output, on_disk, text, module.command))
     for path in find_orphans(plan):
-        changes.append(Change(path, read_text(path), None, plan.modules[0].command))
+        changes.append(Change(path, read_output(path), None, plan.modules[0].command))
     return changes
 
 
@@ -505,14 +569,21 @@ def cmd_generate(args) -> int:
     results = generate_all(plan)
     unchanged = 0
     for module, text in results:
-        if write_if_changed(module.output, text):
+        if write_module(module.output, text):
             if not args.quiet:
                 count = _plural(len(module.targets), "function")
                 _err(f"wrote {_display(module.output)} ({count})")
         else:
             unchanged += 1
     for path in find_orphans(plan):
-        path.unlink()
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise UsageError(
+                f"cannot remove the left-over module {_display(path)}: {_os_reason(exc)}"
+            ) from None
         if not args.quiet:
             _err(f"removed {_display(path)} (no target in the table produces it)")
     if unchanged and not args.quiet:
@@ -726,6 +797,16 @@ def _call(func: Callable, args: list, seed: float, what: str, path: Path | None)
         raise _user_code_error(exc, path, what) from None
 
 
+def _bytes(n: int) -> str:
+    """``8e+11`` bytes as ``800 GB``."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000:
+            return f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} PB"
+
+
 def _index(flat: int, shape: tuple[int, ...]) -> str:
     if not shape:
         return ""
@@ -798,10 +879,20 @@ def cmd_verify(args) -> int:
     inputs = []
     for name in params:
         shape = shapes.get(name, DEFAULT_SHAPE)
-        if args.positive:
-            value = rng.uniform(0.5, 2.0, size=shape)
-        else:
-            value = rng.standard_normal(size=shape)
+        try:
+            if args.positive:
+                value = rng.uniform(0.5, 2.0, size=shape)
+            else:
+                value = rng.standard_normal(size=shape)
+        except (MemoryError, ValueError) as exc:
+            size = math.prod(shape)
+            what = ("not enough memory" if isinstance(exc, MemoryError)
+                    else "NumPy cannot make it")
+            raise UsageError(
+                f"--shape {name}={','.join(map(str, shape))}: {what} for an input of "
+                f"{size:,} float64 entries ({_bytes(8 * size)})",
+                hint="give smaller shapes with --shape NAME=3,4",
+            ) from None
         inputs.append(float(value) if shape == () else value)
 
     def fresh():
@@ -1095,6 +1186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_OK
+    except MemoryError:
+        _err("gradgen: out of memory (smaller --shape inputs, or fewer targets at once, "
+             "may help)")
+        return EXIT_USAGE
+    except OSError as exc:  # the machine's fault, not gradgen's: a message, no traceback
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _err(f"gradgen: {_os_reason(exc)}{where}")
+        return EXIT_USAGE
     except Exception:
         _err(
             "gradgen: internal error (a bug in gradgen; please report it with the "
