@@ -16,8 +16,9 @@ import os
 import textwrap
 import types
 
-from gradgen.errors import SourceNotFoundError
-from gradgen.options import Options
+from gradgen.errors import SourceNotFoundError, UsageError
+from gradgen.options import Options, check_parameters
+from gradgen.runner import run_generation
 
 
 _PREFIXES = {"reverse": "grad_", "forward": "jvp_", "callback": "vjp_", "hvp": "hvp_"}
@@ -122,19 +123,52 @@ def _display_path(filename: str) -> str:
     return rel.replace(os.sep, "/")
 
 
+def parameters(text: str, function: str) -> list[str] | None:
+    """The parameter names of the top-level ``def function`` in module ``text``
+    (positional-only, positional and keyword-only, as the core reads them), or
+    None when it cannot be found (the core then says why)."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            args = node.args
+            return [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+    return None
+
+
+def _check(options: Options, text: str, function: str) -> None:
+    params = parameters(text, function)
+    if params is not None:
+        check_parameters(options, function, params)
+
+
 def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
            mode: str = "reverse", explain: list | None = None) -> str:
     """The source text of a standalone module holding ``func``'s gradient
     (or, with ``mode``, its JVP, callback-style forward pass or HVP).
 
     ``explain``: a list to which each simplifier rewrite applied is appended
-    (``rule: before -> after``), to see why the output looks as it does."""
-    text, filename, name, line_offset = _function_source(func)
+    (``rule: before -> after``), to see why the output looks as it does.
+    Options of the wrong type, malformed shapes, and ``wrt`` entries or shapes
+    that name no parameter are a :class:`~gradgen.errors.UsageError`."""
     options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    text, filename, name, line_offset = _function_source(func)
+    _check(options, text, name)
     from gradgen import driver
 
-    return driver.generate_module(text, [(name, options)], filename=filename,
-                                  line_offset=line_offset, explain=explain)
+    logged = len(explain) if explain is not None else 0
+
+    def reset() -> None:
+        if explain is not None:
+            del explain[logged:]
+
+    return run_generation(lambda: driver.generate_module(
+        text, [(name, options)], filename=filename, line_offset=line_offset,
+        explain=explain), filename, text, name, line_offset, reset)
 
 
 def source_from_text(
@@ -149,9 +183,13 @@ def source_from_text(
 ) -> str:
     """Like :func:`source`, for a function given as module source text."""
     options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    if not isinstance(text, str):
+        raise UsageError(f"text must be module source text (a str), not {type(text).__name__}")
+    _check(options, text, function)
     from gradgen import driver
 
-    return driver.generate_module(text, [(function, options)], filename=filename)
+    return run_generation(lambda: driver.generate_module(
+        text, [(function, options)], filename=filename), filename, text, function)
 
 
 def compile_module(module_source: str, filename: str = "<gradgen>") -> dict:

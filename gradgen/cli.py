@@ -97,7 +97,8 @@ from gradgen.config import (
     parse_wrt,
 )
 from gradgen.errors import GradgenError, Location, UsageError
-from gradgen.fileio import normalize_newlines, read_text, write_if_changed
+from gradgen.fileio import decode_python, normalize_newlines, read_text, write_if_changed
+from gradgen.runner import run_generation
 
 PROG = "gradgen"
 OUTPUT_SUFFIX = "_grad.py"
@@ -124,6 +125,7 @@ class Target:
     options: Any  # gradgen.options.Options
     spec: str  # as the user wrote it
     location: Location | None = None  # where it was written (pyproject), if anywhere
+    wrt_location: Location | None = None  # where its wrt was set (pyproject), if there
 
 
 @dataclass
@@ -198,7 +200,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
         outdir = _abspath(config.output, root)
     default_outdir = _abspath(config.output, root)
 
-    specs: list[tuple[Path, str, Any, str, Location | None]] = []
+    specs: list[tuple[Path, str, Any, str, Location | None, Location | None]] = []
     from_config = not args.targets
     if args.targets:
         wrt = args.wrt if args.wrt is not None else config.wrt
@@ -209,10 +211,11 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             else config.preserve_result
         )
         mode = args.mode if getattr(args, "mode", None) is not None else config.mode
+        wrt_location = config.wrt_location if args.wrt is None else None
         for spec in args.targets:
             path, function = parse_target(spec)
             options = _options(wrt, simplify, preserve, mode=mode)
-            specs.append((_abspath(path, cwd), function, options, spec, None))
+            specs.append((_abspath(path, cwd), function, options, spec, None, wrt_location))
         flags = []
         if tuple(wrt) != tuple(config.wrt):
             flags += ["--wrt", format_wrt(tuple(wrt))]
@@ -260,8 +263,15 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                 dict(t.shapes) if t.shapes else None,
                 value["mode"],
             )
+            if getattr(args, "wrt", None) is not None:
+                wrt_location = None  # the flag's
+            elif t.wrt is not None:
+                wrt_location = t.location
+            else:
+                wrt_location = config.wrt_location or t.location
             specs.append(
-                (_abspath(t.path, root), t.function, options, t.spec, t.location)
+                (_abspath(t.path, root), t.function, options, t.spec, t.location,
+                 wrt_location)
             )
         flags = []
         if changed["wrt"]:
@@ -278,7 +288,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
 
     modules: dict[str, Module] = {}
     outputs: dict[Path, Module] = {}
-    for source, function, options, spec, location in specs:
+    for source, function, options, spec, location, wrt_location in specs:
         key = (os.path.normcase(str(source)), options.mode)
         module = modules.get(key)
         if module is None:
@@ -297,7 +307,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             outputs[output] = module
         if any(t.function == function for t in module.targets):
             raise UsageError(f"target {spec!r} is given twice", location)
-        module.targets.append(Target(function, options, spec, location))
+        module.targets.append(Target(function, options, spec, location, wrt_location))
 
     for module in modules.values():
         parts = ["gradgen", "generate"]
@@ -320,7 +330,9 @@ def fix_command(plan: Plan, command: str) -> str:
 
 
 def read_source(path: Path, location: Location | None = None) -> str:
-    """The UTF-8 text of a source file, or a located UsageError."""
+    """The text of a Python source file, decoded as Python decodes it (a UTF-8
+    BOM, a PEP 263 coding line, else UTF-8; :func:`gradgen.fileio.decode_python`),
+    or a located UsageError."""
     display = _display(path)
     try:
         data = path.read_bytes()
@@ -335,14 +347,24 @@ def read_source(path: Path, location: Location | None = None) -> str:
             f"cannot read {display}: {exc.strerror or exc}", location
         ) from None
     try:
-        return data.decode("utf-8")
+        return decode_python(data)
+    except SyntaxError as exc:  # an unknown encoding, or a BOM and another cookie
+        line = exc.lineno or 1
+        lines = data.splitlines()
+        source_line = lines[line - 1].decode("ascii", "replace") if line <= len(lines) else ""
+        raise UsageError(
+            f"cannot decode the file: {exc.msg}",
+            Location(display, line, 0, source_line),
+            hint="name an encoding Python knows in the coding line, or save the file as UTF-8",
+        ) from None
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
         raise UsageError(
-            "the file is not valid UTF-8",
+            f"the file is not valid {exc.encoding}",
             Location(display, line, col),
-            hint="save it as UTF-8",
+            hint="save it as UTF-8" if exc.encoding.lower().replace("-", "") in (
+                "utf8", "utf8sig") else "fix its coding line, or save it as UTF-8",
         ) from None
 
 
@@ -376,15 +398,31 @@ def generate_text(module: Module, command: str | None) -> str:
     display = _display(module.source)
     tree = check_syntax(text, display)
     for target in module.targets:
-        _function_def(tree, target.function, display, target.location)
+        node = _function_def(tree, target.function, display, target.location)
+        check_target_options(target, node)
     requests = [(t.function, t.options) for t in module.targets]
     try:
-        return driver.generate_module(
-            text, requests, filename=module.source_rel, command=command,
-            path=str(module.source),
+        return run_generation(
+            lambda: driver.generate_module(
+                text, requests, filename=module.source_rel, command=command,
+                path=str(module.source),
+            ),
+            module.source_rel, text,
         )
     except GradgenError as err:
         raise _relocate(err, module.source_rel, display) from None
+
+
+def check_target_options(target: Target, node: ast.FunctionDef) -> None:
+    """A wrt entry or shape naming no parameter of the function: a UsageError at
+    the line of pyproject.toml that set it (the flag's when none did)."""
+    from gradgen.options import parameter_problems
+
+    args = node.args
+    params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+    for option, message, hint in parameter_problems(target.options, target.function, params):
+        location = target.wrt_location if option == "wrt" else target.location
+        raise UsageError(f"target {target.spec}: {message}", location, hint=hint)
 
 
 def generate_all(plan: Plan) -> list[tuple[Module, str]]:
@@ -649,8 +687,11 @@ def cmd_show(args) -> int:
         source = read_source(module.source, module.targets[0].location)
         for target in module.targets:
             try:
-                sys.stdout.write(driver.stages(source, target.function, target.options,
-                                               module.source_rel, str(module.source)))
+                sys.stdout.write(run_generation(
+                    lambda target=target: driver.stages(
+                        source, target.function, target.options, module.source_rel,
+                        str(module.source)),
+                    module.source_rel, source, target.function, check_output=False))
             except GradgenError as err:
                 raise _relocate(err, module.source_rel, _display(module.source)) from None
         return EXIT_OK
@@ -867,8 +908,11 @@ def cmd_verify(args) -> int:
 
     options = _options(wrt, simplify, False)
     try:
-        module_text = driver.generate_module(
-            text, [(function, options)], filename=_rel(source, root), command=None
+        module_text = run_generation(
+            lambda: driver.generate_module(
+                text, [(function, options)], filename=_rel(source, root), command=None
+            ),
+            _rel(source, root), text, function,
         )
     except GradgenError as err:
         raise _relocate(err, _rel(source, root), display) from None
