@@ -50,7 +50,7 @@ import sys
 import types
 
 from gradgen import cache
-from gradgen.errors import UsageError
+from gradgen.errors import GradgenError, UsageError
 from gradgen.options import Options
 
 __all__ = ["differentiable"]
@@ -73,11 +73,26 @@ def differentiable(
     Use as ``@differentiable`` or ``@differentiable(wrt=..., ...)``; the
     options are those of :func:`gradgen.grad`, plus ``mode``.
     """
-    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    # Errors about the user's code or options are raised from this frame (or
+    # decorate's) with a traceback that ends at the user's offending line,
+    # instead of the pipeline's frames: see _in_user_code.
+    try:
+        options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    except GradgenError as err:
+        error = _in_user_code(err, None)
+    else:
+        error = None
+    if error is not None:
+        raise error  # gradgen: the error is in your code; its frame is below
 
     def decorate(f):
-        _attach(f, options)
-        return f
+        try:
+            _attach(f, options)
+        except GradgenError as err:
+            error = _in_user_code(err, f)
+        else:
+            return f
+        raise error  # gradgen: the error is in your code; its frame is below
 
     if func is None:
         return decorate
@@ -86,7 +101,79 @@ def differentiable(
             f"@differentiable got {type(func).__name__} {func!r} where a function was expected",
             hint="pass options by keyword: @differentiable(wrt=(0,)), not @differentiable(0)",
         )
-    return decorate(func)
+    try:
+        _attach(func, options)
+    except GradgenError as err:
+        error = _in_user_code(err, func)
+    else:
+        return func
+    raise error  # gradgen: the error is in your code; its frame is below
+
+
+def _in_user_code(err: GradgenError, func) -> GradgenError:
+    """``err`` with its traceback replaced by one frame at the user's line.
+
+    The frame is made as Jinja2 shows template lines in tracebacks: a
+    ``raise`` compiled with the user's file name and line number, inside a
+    function named like the user's, so that Python prints that file, line and
+    source line.  Without a location in a file we can find, the traceback is
+    just cleared.  The chained internal context is suppressed.
+    """
+    err.__cause__ = None
+    err.__suppress_context__ = True
+    err.with_traceback(None)  # (a raise appends to the traceback it carries)
+    tb = None
+    location = err.location
+    path = _file_of(location.filename, func) if location is not None else None
+    if path is not None and location is not None and location.line >= 1:
+        name = getattr(func, "__name__", "<module>")
+        if not name.isidentifier():
+            name = "f"
+        line = location.source_line or linecache.getline(path, location.line)
+        col = max(location.col, 1)
+        # The raise spans the user's statement to the end of its line, so that
+        # Python underlines nothing (or all of it).
+        width = max(len(line.rstrip()) - col, 8)
+        statement = "raise(" + " " * (width - 8) + "e)"
+        if location.line >= 2:
+            text = ("\n" * (location.line - 2) + f"def {name}():\n"
+                    + " " * col + statement)
+        else:
+            text = f"def {name}(): raise(e)"
+        code = compile(text, path, "exec", dont_inherit=True)
+        namespace = {"e": err}
+        try:
+            exec(code, namespace)
+            namespace[name]()
+        except GradgenError as raised:
+            tb = raised.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_name != name:
+                tb = tb.tb_next  # drop this frame: keep the user's line only
+            if tb is not None:
+                tb.tb_next = None
+    return err.with_traceback(tb)
+
+
+def _file_of(display: str, func) -> str | None:
+    """The path of the file a location's display name stands for, if known:
+    the decorated function's file (or a callee's), else an existing path."""
+    import os
+
+    from gradgen import api
+
+    candidates = []
+    if func is not None and hasattr(func, "__code__"):
+        candidates.append(func.__code__.co_filename)
+        try:
+            candidates += [c.__code__.co_filename for c in api._callees(func, {func.__name__})]
+        except Exception:  # noqa: BLE001 - only a nicer traceback is at stake
+            pass
+    for filename in candidates:
+        if api._display_path(filename) == display and os.path.isfile(filename):
+            return filename
+    if os.path.isfile(display):
+        return os.path.abspath(display)
+    return None
 
 
 def _key(func, options: Options) -> tuple[str, str, str]:
