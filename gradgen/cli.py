@@ -51,12 +51,17 @@ and ``generate`` deletes it.  Files without that header line, or made by
 another command, are never touched.
 
 **verify** calls a hand-written gradient with the calling convention of the
-generated one (the function's parameters, returning one gradient or a tuple
-in ``wrt`` order; a trailing output seed is passed only when the function
+generated one (the function's parameters, keyword-only ones included,
+returning one gradient or a tuple in ``wrt`` order; a trailing output seed
+is passed, by keyword when the signature names it, only when the function
 requires it) and compares it with the generated gradient on random float64
 inputs: standard normal, or uniform on [0.5, 2) with ``--positive``, of the
 shapes given by ``--shape NAME=3,4`` (``NAME=`` for a scalar) and ``(3,)``
-for every parameter without one, from ``--seed`` (default 0).  It passes
+for every parameter without one, from ``--seed`` (default 0).  A parameter
+with a default (a hyperparameter such as ``l2=0.0``) keeps its default
+unless it is in ``wrt`` or has a ``--shape`` (a differentiated one with a
+numeric default gets a scalar).  A checked function (or module) that calls
+``sys.exit`` is an error (exit 2), never a pass.  It passes
 when ``|yours - generated| <= atol + rtol * |generated|`` everywhere
 (defaults ``rtol=1e-7``, ``atol=1e-9``).
 
@@ -774,7 +779,8 @@ def _user_code_error(exc: BaseException, path: Path, what: str) -> UsageError:
     location = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename and os.path.abspath(frame.filename) == str(path):
-            location = Location(_display(path), frame.lineno or 1, 0, frame.line or "")
+            col = getattr(frame, "colno", None) or 0  # (Python 3.11+)
+            location = Location(_display(path), frame.lineno or 1, col, frame.line or "")
     message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return UsageError(f"{what} raised {message}", location)
 
@@ -793,6 +799,8 @@ def _load_function(spec: str) -> tuple[Callable, Path]:
     sys.path.insert(0, str(path.parent))
     try:
         spec_obj.loader.exec_module(module)
+    except SystemExit as exc:
+        raise _exit_error(exc, path, f"importing {display}") from None
     except Exception as exc:
         raise _user_code_error(exc, path, f"importing {display}") from None
     finally:
@@ -806,27 +814,63 @@ def _load_function(spec: str) -> tuple[Callable, Path]:
     return func, path
 
 
-def _call(func: Callable, args: list, seed: float, what: str, path: Path | None):
-    """Call ``func(*args)``, or ``func(*args, seed)`` if it requires the seed."""
-    call_args = args
+def _exit_error(exc: SystemExit, path: Path | None, what: str) -> UsageError:
+    """A checked function (or module) that ended the process is no pass."""
+    location = _user_code_error(exc, path, what).location if path is not None else None
+    return UsageError(
+        f"{what} called sys.exit({exc.code!r}): the check cannot pass that way",
+        location,
+        hint="a gradient must return its value, not end the program",
+    )
+
+
+def _seed_name(func: Callable, params: list[str]) -> str | None:
+    """The parameter of ``func`` that takes the output seed: the first one,
+    passable by keyword, that is not a parameter of the verified function."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for param in signature.parameters.values():
+        if param.kind in keyword and param.name not in params:
+            return param.name
+    return None
+
+
+def _call(func: Callable, args: list, kwargs: dict, seed: float, what: str,
+          path: Path | None, params: list[str]):
+    """Call ``func(*args, **kwargs)``, with the output seed too if it requires one
+    (by keyword when its signature names it, so that it lands in no parameter
+    left at its default)."""
+    call_kwargs = dict(kwargs)
+    call_args = list(args)
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         signature = None
     if signature is not None:
         try:
-            signature.bind(*args)
+            signature.bind(*call_args, **call_kwargs)
         except TypeError:
+            name = _seed_name(func, params)
             try:
-                signature.bind(*args, seed)
-                call_args = [*args, seed]
+                if name is not None:
+                    signature.bind(*call_args, **call_kwargs, **{name: seed})
+                    call_kwargs[name] = seed
+                else:
+                    signature.bind(*call_args, seed, **call_kwargs)
+                    call_args.append(seed)
             except TypeError:
+                given = ", ".join([*(["..."] * len(call_args)), *call_kwargs])
                 raise UsageError(
-                    f"{what} takes neither the function's {len(args)} arguments "
+                    f"{what} takes neither the function's arguments ({given}) "
                     f"nor those and an output seed: {what}{signature}"
                 ) from None
     try:
-        return func(*call_args)
+        return func(*call_args, **call_kwargs)
+    except SystemExit as exc:
+        raise _exit_error(exc, path, what) from None
     except Exception as exc:
         if path is None:  # generated code: the inputs do not suit the function
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -856,6 +900,45 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
     return " at [" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]"
 
 
+@dataclass
+class _Param:
+    """A parameter of the verified function, as its definition reads."""
+
+    name: str
+    keyword_only: bool
+    has_default: bool
+    default: Any = None  # the literal default, when it is one
+
+
+def _verify_params(node: ast.FunctionDef) -> list[_Param]:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += list(args.defaults)
+    params = []
+    pairs = [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+    for arg, default in pairs:
+        value = None
+        if default is not None:
+            try:
+                value = ast.literal_eval(default)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                value = None
+        params.append(_Param(arg.arg, arg in args.kwonlyargs, default is not None, value))
+    return params
+
+
+def _default_node(node: ast.FunctionDef, name: str) -> ast.expr | None:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += list(args.defaults)
+    for arg, default in [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]:
+        if arg.arg == name:
+            return default
+    return None
+
+
 def cmd_verify(args) -> int:
     import numpy as np
 
@@ -869,9 +952,9 @@ def cmd_verify(args) -> int:
     text = read_source(source)
     tree = check_syntax(text, display)
     node = _function_def(tree, function, display)
-    if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
+    if node.args.vararg or node.args.kwarg:
         raise UsageError(
-            f"verify needs {function}() to take positional parameters only",
+            f"verify needs {function}() to take named parameters only (no *args, **kwargs)",
             Location(
                 display,
                 node.lineno,
@@ -879,7 +962,8 @@ def cmd_verify(args) -> int:
                 text.splitlines()[node.lineno - 1],
             ),
         )
-    params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    declared = _verify_params(node)
+    params = [p.name for p in declared]
     wrt = tuple(args.wrt) if args.wrt is not None else config.wrt
     simplify = args.simplify if args.simplify is not None else config.simplify
     names = []
@@ -919,10 +1003,28 @@ def cmd_verify(args) -> int:
     generated = api.compile_module(module_text)[driver.gradient_name(function)]
     mine, mine_path = _load_function(args.against)
 
+    # A parameter with a default keeps it (a hyperparameter such as l2=0.0),
+    # unless it is differentiated or given a --shape; the others get random
+    # inputs.  Positional ones are passed positionally up to the first one left
+    # at its default, by keyword after it; keyword-only ones by keyword.
     rng = np.random.default_rng(args.seed)
-    inputs = []
-    for name in params:
-        shape = shapes.get(name, DEFAULT_SHAPE)
+    inputs: list = []
+    keywords: dict = {}
+    defaulted = []
+    by_keyword = False
+    for param in declared:
+        name = param.name
+        if param.has_default and name not in names and name not in shapes:
+            defaulted.append(name)
+            by_keyword = True
+            continue
+        if name in shapes:
+            shape = shapes[name]
+        elif param.has_default and isinstance(param.default, (int, float)) and not isinstance(
+                param.default, bool):
+            shape = ()  # a scalar default: a scalar input
+        else:
+            shape = DEFAULT_SHAPE
         try:
             if args.positive:
                 value = rng.uniform(0.5, 2.0, size=shape)
@@ -937,13 +1039,21 @@ def cmd_verify(args) -> int:
                 f"{size:,} float64 entries ({_bytes(8 * size)})",
                 hint="give smaller shapes with --shape NAME=3,4",
             ) from None
-        inputs.append(float(value) if shape == () else value)
+        value = float(value) if shape == () else value
+        if by_keyword or param.keyword_only:
+            keywords[name] = value
+        else:
+            inputs.append(value)
 
     def fresh():
         return [v.copy() if isinstance(v, np.ndarray) else v for v in inputs]
 
-    ours = _call(generated, fresh(), 1.0, f"the generated grad_{function}", None)
-    theirs = _call(mine, fresh(), 1.0, args.against, mine_path)
+    def fresh_keywords():
+        return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in keywords.items()}
+
+    ours = _call(generated, fresh(), fresh_keywords(), 1.0,
+                 f"the generated grad_{function}", None, params)
+    theirs = _call(mine, fresh(), fresh_keywords(), 1.0, args.against, mine_path, params)
     if len(wrt) == 1:
         ours = (ours,)
         if not (isinstance(theirs, (tuple, list)) and len(theirs) == 1):
@@ -966,6 +1076,12 @@ def cmd_verify(args) -> int:
         f"verify {args.against} against the generated gradient of {args.target} "
         f"(seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g})"
     )
+    if defaulted:
+        shown = []
+        for name in defaulted:
+            default = _default_node(node, name)
+            shown.append(f"{name}={ast.unparse(default) if default is not None else '?'}")
+        report.append("  left at their defaults: " + ", ".join(shown))
     for name, yours, gen in zip(names, theirs, ours):
         gen_arr = np.asarray(gen, dtype=np.float64)
         try:
