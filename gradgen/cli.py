@@ -46,9 +46,15 @@ the command that fixes them.
 **Left-over modules.**  With targets from the table, a ``*_grad.py`` in the
 output folder whose header says it was made by the very same command
 (``# Regenerate with: gradgen generate``) but that no target produces any
-more (its target was removed from the table) is stale: ``check`` reports it
-and ``generate`` deletes it.  Files without that header line, or made by
-another command, are never touched.
+more (its target was removed from the table, also the last one) is stale:
+``check`` reports it with the fix command and ``generate`` deletes it.  Files
+without that header line, or made by another command, are never touched.
+
+**Progress.**  With more than one module, ``generate``, ``check`` and
+``diff`` report progress on stderr as modules are generated: a bar rewritten
+in place on a terminal (erased at the end), else one line per module
+(``gradgen: [3/48] gen/model_grad.py: up to date``); ``--quiet`` silences it
+(see :mod:`gradgen.progress`).
 
 **verify** calls a hand-written gradient with the calling convention of the
 generated one (the function's parameters, keyword-only ones included,
@@ -103,6 +109,7 @@ from gradgen.config import (
 )
 from gradgen.errors import GradgenError, Location, UsageError
 from gradgen.fileio import decode_python, normalize_newlines, read_text, write_if_changed
+from gradgen.progress import Progress
 from gradgen.runner import run_generation
 
 PROG = "gradgen"
@@ -150,6 +157,8 @@ class Plan:
     config: Config
     modules: list[Module]
     from_config: bool
+    outdir: Path | None = None  # the output folder
+    command: str = ""  # with targets from the table: the command that makes them
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -231,6 +240,16 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
         if mode != config.mode:
             flags += ["--mode", mode]
     else:
+        if allow_config_targets and config.has_table and not config.targets:
+            # Every target was removed: nothing to generate, but the modules
+            # they made are left over, and check must say so.
+            flags = [flag for flag in _flags_of(args)]
+            out_flags = [] if outdir == default_outdir else ["-o", _rel(outdir, root)]
+            command = shlex.join(["gradgen", "generate", *_config_flag(config), *flags,
+                                  *out_flags])
+            empty = Plan(root, config, [], True, outdir, command)
+            if find_orphans(empty):
+                return empty
         if not allow_config_targets or not config.targets:
             where = (
                 f"{_display(config.pyproject)} has no targets in [tool.gradgen]"
@@ -320,7 +339,26 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             parts += [f"{module.source_rel}::{t.function}" for t in module.targets]
         parts += _config_flag(config) + flags + out_flags
         module.command = shlex.join(parts)
-    return Plan(root, config, list(modules.values()), from_config)
+    command = ""
+    if from_config:
+        command = shlex.join(["gradgen", "generate", *_config_flag(config), *flags,
+                              *out_flags])
+    return Plan(root, config, list(modules.values()), from_config, outdir, command)
+
+
+def _flags_of(args) -> list[str]:
+    """The option flags given on the command line, as the regenerate command
+    spells them (for a table without targets)."""
+    flags = []
+    if getattr(args, "wrt", None) is not None:
+        flags += ["--wrt", format_wrt(tuple(args.wrt))]
+    if getattr(args, "simplify", None) is not None:
+        flags.append("--simplify" if args.simplify else "--no-simplify")
+    if getattr(args, "preserve_result", None) is not None:
+        flags.append("--preserve-result" if args.preserve_result else "--no-preserve-result")
+    if getattr(args, "mode", None) is not None:
+        flags += ["--mode", args.mode]
+    return flags
 
 
 def fix_command(plan: Plan, command: str) -> str:
@@ -430,17 +468,46 @@ def check_target_options(target: Target, node: ast.FunctionDef) -> None:
         raise UsageError(f"target {target.spec}: {message}", location, hint=hint)
 
 
-def generate_all(plan: Plan) -> list[tuple[Module, str]]:
-    """Generate every module in memory; report all errors, then raise."""
+def generate_all(
+    plan: Plan,
+    *,
+    quiet: bool = True,
+    status: Callable[[Module, str], str] | None = None,
+) -> list[tuple[Module, str]]:
+    """Generate every module in memory; report all errors, then raise.
+
+    Unless ``quiet``, progress goes to stderr (:mod:`gradgen.progress`): a bar
+    on a terminal, else one line per module saying ``status(module, text)``
+    (default: ``generated (N functions)``).
+    """
     results, errors = [], []
-    for module in plan.modules:
-        try:
-            results.append((module, generate_text(module, module.command)))
-        except GradgenError as err:
-            errors.append(err)
+    with Progress(len(plan.modules), quiet=quiet) as progress:
+        for module in plan.modules:
+            label = _display(module.output)
+            progress.start(_display(module.source))
+            try:
+                text = generate_text(module, module.command)
+            except GradgenError as err:
+                errors.append(err)
+                progress.step(label, "error (reported below)")
+                continue
+            results.append((module, text))
+            progress.step(label, status(module, text) if status is not None else
+                          f"generated ({_plural(len(module.targets), 'function')})")
     if errors:
         raise _Errors(errors)
     return results
+
+
+def _check_status(module: Module, text: str) -> str:
+    """What ``check`` will say of one module (its progress line)."""
+    try:
+        on_disk = read_output(module.output)
+    except UsageError:
+        return "cannot be read"
+    if on_disk is None:
+        return "missing"
+    return "up to date" if on_disk == normalize_newlines(text) else "stale"
 
 
 class _Errors(Exception):
@@ -504,12 +571,15 @@ def find_orphans(plan: Plan) -> list[Path]:
     commands, or by hand, are never orphans.  Only when targets come from the
     table, which then lists every target of the project.
     """
-    if not plan.from_config or not plan.modules:
+    if not plan.from_config or not plan.command:
         return []
-    command = plan.modules[0].command
+    command = plan.command
     produced = {m.output for m in plan.modules}
     orphans = []
-    for folder in sorted({m.output.parent for m in plan.modules}):
+    folders = {m.output.parent for m in plan.modules}
+    if plan.outdir is not None:
+        folders.add(plan.outdir)
+    for folder in sorted(folders):
         if not folder.is_dir():
             continue
         paths = {p for suffix in MODE_SUFFIXES.values() for p in folder.glob("*" + suffix)}
@@ -599,7 +669,7 @@ def compare(plan: Plan, results: list[tuple[Module, str]]) -> list[Change]:
         if on_disk != normalize_newlines(text):
             changes.append(Change(module.output, on_disk, text, module.command))
     for path in find_orphans(plan):
-        changes.append(Change(path, read_output(path), None, plan.modules[0].command))
+        changes.append(Change(path, read_output(path), None, plan.command))
     return changes
 
 
@@ -609,7 +679,7 @@ def compare(plan: Plan, results: list[tuple[Module, str]]) -> list[Change]:
 
 def cmd_generate(args) -> int:
     plan = make_plan(args)
-    results = generate_all(plan)
+    results = generate_all(plan, quiet=args.quiet)
     unchanged = 0
     for module, text in results:
         if write_module(module.output, text):
@@ -637,7 +707,7 @@ def cmd_generate(args) -> int:
 
 def cmd_check(args) -> int:
     plan = make_plan(args)
-    changes = compare(plan, generate_all(plan))
+    changes = compare(plan, generate_all(plan, quiet=args.quiet, status=_check_status))
     total = len(plan.modules)
     if not changes:
         if not args.quiet:
@@ -671,7 +741,7 @@ def cmd_check(args) -> int:
 
 def cmd_diff(args) -> int:
     plan = make_plan(args)
-    for change in compare(plan, generate_all(plan)):
+    for change in compare(plan, generate_all(plan, quiet=args.quiet, status=_check_status)):
         sys.stdout.write(
             unified_diff(change.on_disk, change.new, _rel(change.path, plan.root))
         )
