@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test generate check golden bench bench-quick clean
+.PHONY: setup demo test lint generate check golden bench bench-quick clean
 
 setup: $(STAMP)
 
@@ -24,10 +24,17 @@ demo: $(STAMP)
 	@echo "==> generated/cosine_grad.py"
 	@cat generated/cosine_grad.py
 
-## test: the whole test suite, then the freshness check of generated/
+## test: lint, the whole test suite, then the freshness check of generated/
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy gradgen
 	$(BIN)/python -m pytest
 	$(BIN)/gradgen check
+
+## lint: ruff and mypy, as configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy gradgen
 
 ## generate: rewrite generated/ from examples/ ([tool.gradgen] in pyproject.toml)
 generate: $(STAMP)

@@ -15,11 +15,15 @@ import inspect
 import os
 import textwrap
 import types
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from gradgen.errors import SourceNotFoundError, UsageError
-from gradgen.options import Options, check_parameters
+from gradgen.options import Options, WrtLike, check_parameters
 from gradgen.runner import run_generation
 
+#: ``shapes=``: ``{parameter: "n d"}`` shape annotations (see :class:`Options`).
+Shapes = Mapping[str, str] | None
 
 _PREFIXES = {"reverse": "grad_", "forward": "jvp_", "callback": "vjp_", "hvp": "hvp_"}
 
@@ -146,8 +150,9 @@ def _check(options: Options, text: str, function: str) -> None:
         check_parameters(options, function, params)
 
 
-def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
-           mode: str = "reverse", explain: list | None = None) -> str:
+def source(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
+           simplify: bool = True, shapes: Shapes = None, mode: str = "reverse",
+           explain: list[str] | None = None) -> str:
     """The source text of a standalone module holding ``func``'s gradient
     (or, with ``mode``, its JVP, callback-style forward pass or HVP).
 
@@ -174,10 +179,10 @@ def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True,
 def source_from_text(
     text: str,
     function: str,
-    wrt=(0,),
+    wrt: WrtLike = (0,),
     preserve_result: bool = False,
     simplify: bool = True,
-    shapes=None,
+    shapes: Shapes = None,
     filename: str = "<string>",
     mode: str = "reverse",
 ) -> str:
@@ -192,14 +197,15 @@ def source_from_text(
         text, [(function, options)], filename=filename), filename, text, function)
 
 
-def compile_module(module_source: str, filename: str = "<gradgen>") -> dict:
+def compile_module(module_source: str, filename: str = "<gradgen>") -> dict[str, Any]:
     """Execute generated module text in a fresh namespace and return it."""
     namespace: dict = {"__name__": "gradgen_generated"}
     exec(compile(module_source, filename, "exec"), namespace)
     return namespace
 
 
-def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None):
+def grad(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
+         simplify: bool = True, shapes: Shapes = None) -> Callable[..., Any]:
     """The gradient of ``func`` as a callable.
 
     The callable takes ``func``'s parameters plus a trailing output seed
@@ -215,12 +221,12 @@ def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, s
 def grad_from_source(
     text: str,
     function: str,
-    wrt=(0,),
+    wrt: WrtLike = (0,),
     preserve_result: bool = False,
     simplify: bool = True,
-    shapes=None,
+    shapes: Shapes = None,
     filename: str = "<string>",
-):
+) -> Callable[..., Any]:
     """Like :func:`grad`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename)
     return compile_module(module)[gradient_name(function)]
@@ -229,11 +235,12 @@ def grad_from_source(
 # ---------------------------------------------------------------- other modes
 
 
-def _compiled(module_text: str, function: str, mode: str, what: str):
+def _compiled(module_text: str, function: str, mode: str, what: str) -> Callable[..., Any]:
     return compile_module(module_text, f"<{what} of {function}>")[function_name(function, mode)]
 
 
-def jvp(func, wrt=(0,), simplify: bool = True, shapes=None):
+def jvp(func: Callable[..., Any], wrt: WrtLike = (0,), simplify: bool = True,
+        shapes: Shapes = None) -> Callable[..., Any]:
     """Forward mode: ``jvp_f(*args, *tangents) -> (output, tangent of the output)``.
 
     One tangent per ``wrt`` parameter, in ``wrt`` order, each of its
@@ -244,14 +251,15 @@ def jvp(func, wrt=(0,), simplify: bool = True, shapes=None):
     return _compiled(text, func.__name__, "forward", "JVP")
 
 
-def jvp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
-                    filename: str = "<string>"):
+def jvp_from_source(text: str, function: str, wrt: WrtLike = (0,), simplify: bool = True,
+                    shapes: Shapes = None, filename: str = "<string>") -> Callable[..., Any]:
     """Like :func:`jvp`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "forward")
     return _compiled(module, function, "forward", "JVP")
 
 
-def vjp(func, wrt=(0,), simplify: bool = True, shapes=None):
+def vjp(func: Callable[..., Any], wrt: WrtLike = (0,), simplify: bool = True,
+        shapes: Shapes = None) -> Callable[..., Any]:
     """Callback style (Thinc): ``vjp_f(*args) -> (output, backprop)``.
 
     ``backprop(d_output=1.0)`` returns the gradient (a tuple in ``wrt`` order
@@ -262,14 +270,15 @@ def vjp(func, wrt=(0,), simplify: bool = True, shapes=None):
     return _compiled(text, func.__name__, "callback", "VJP")
 
 
-def vjp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
-                    filename: str = "<string>"):
+def vjp_from_source(text: str, function: str, wrt: WrtLike = (0,), simplify: bool = True,
+                    shapes: Shapes = None, filename: str = "<string>") -> Callable[..., Any]:
     """Like :func:`vjp`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "callback")
     return _compiled(module, function, "callback", "VJP")
 
 
-def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None):
+def hvp(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
+        simplify: bool = True, shapes: Shapes = None) -> Callable[..., Any]:
     """Hessian-vector products, forward mode over the generated gradient.
 
     ``hvp_f(*args, *vectors, d_output=1.0) -> H @ v``: one vector per ``wrt``
@@ -281,8 +290,9 @@ def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, sh
     return _compiled(text, func.__name__, "hvp", "HVP")
 
 
-def hvp_from_source(text: str, function: str, wrt=(0,), preserve_result: bool = False,
-                    simplify: bool = True, shapes=None, filename: str = "<string>"):
+def hvp_from_source(text: str, function: str, wrt: WrtLike = (0,),
+                    preserve_result: bool = False, simplify: bool = True,
+                    shapes: Shapes = None, filename: str = "<string>") -> Callable[..., Any]:
     """Like :func:`hvp`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
                               "hvp")

@@ -188,7 +188,7 @@ def _same(a: str, b: str) -> bool:
         try:
             from _operator import _compare_digest as compare
         except ImportError:  # pragma: no cover - not CPython
-            from hmac import compare_digest as compare
+            from hmac import compare_digest as compare  # type: ignore[no-redef]
         _compare = compare
     return bool(_compare(a.encode("ascii"), b.encode("ascii")))
 

@@ -94,9 +94,10 @@ import os
 import shlex
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from gradgen import __version__
 from gradgen.config import (
@@ -273,7 +274,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                 ),
                 "mode": t.mode if t.mode is not None else config.mode,
             }
-            base["wrt"] = tuple(base["wrt"])
+            base["wrt"] = tuple(base["wrt"])  # type: ignore[arg-type]
             value = dict(base)
             for key in value:
                 flag = getattr(args, key, None)
@@ -310,11 +311,11 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             flags += ["--mode", args.mode]
     out_flags = [] if outdir == default_outdir else ["-o", _rel(outdir, root)]
 
-    modules: dict[str, Module] = {}
+    modules: dict[tuple[str, str], Module] = {}
     outputs: dict[Path, Module] = {}
     for source, function, options, spec, location, wrt_location in specs:
-        key = (os.path.normcase(str(source)), options.mode)
-        module = modules.get(key)
+        module_key = (os.path.normcase(str(source)), options.mode)
+        module = modules.get(module_key)
         if module is None:
             output = outdir / (source.stem + MODE_SUFFIXES[options.mode])
             other = outputs.get(output)
@@ -327,7 +328,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                     "different -o folders",
                 )
             module = Module(source, _rel(source, root), output)
-            modules[key] = module
+            modules[module_key] = module
             outputs[output] = module
         if any(t.function == function for t in module.targets):
             raise UsageError(f"target {spec!r} is given twice", location)
@@ -456,7 +457,7 @@ def generate_text(module: Module, command: str | None) -> str:
         raise _relocate(err, module.source_rel, display) from None
 
 
-def check_target_options(target: Target, node: ast.FunctionDef) -> None:
+def check_target_options(target: Target, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
     """A wrt entry or shape naming no parameter of the function: a UsageError at
     the line of pyproject.toml that set it (the flag's when none did)."""
     from gradgen.options import parameter_problems
@@ -761,12 +762,13 @@ def cmd_show(args) -> int:
         (module,) = plan.modules
         source = read_source(module.source, module.targets[0].location)
         for target in module.targets:
+            def stages(target: Target = target) -> str:
+                return driver.stages(source, target.function, target.options,
+                                     module.source_rel, str(module.source))
+
             try:
-                sys.stdout.write(run_generation(
-                    lambda target=target: driver.stages(
-                        source, target.function, target.options, module.source_rel,
-                        str(module.source)),
-                    module.source_rel, source, target.function, check_output=False))
+                sys.stdout.write(run_generation(stages, module.source_rel, source,
+                                                target.function, check_output=False))
             except GradgenError as err:
                 raise _relocate(err, module.source_rel, _display(module.source)) from None
         return EXIT_OK
@@ -795,7 +797,7 @@ def cmd_cache_clear(args) -> int:
 
 def _function_def(
     tree: ast.Module, name: str, display: str, location: Location | None = None
-) -> ast.FunctionDef:
+) -> ast.FunctionDef | ast.AsyncFunctionDef:
     """The top-level ``def name`` of a parsed file, or a UsageError at ``location``."""
     for node in tree.body:
         if (
@@ -980,7 +982,7 @@ class _Param:
     default: Any = None  # the literal default, when it is one
 
 
-def _verify_params(node: ast.FunctionDef) -> list[_Param]:
+def _verify_params(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[_Param]:
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
@@ -998,7 +1000,7 @@ def _verify_params(node: ast.FunctionDef) -> list[_Param]:
     return params
 
 
-def _default_node(node: ast.FunctionDef, name: str) -> ast.expr | None:
+def _default_node(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.expr | None:
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
@@ -1403,8 +1405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(err.format())
         return EXIT_USAGE
     except _Errors as errs:
-        for err in errs.errors:
-            _err(err.format())
+        for error in errs.errors:
+            _err(error.format())
         return EXIT_USAGE
     except KeyboardInterrupt:
         _err("gradgen: interrupted")

@@ -320,7 +320,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
             where.key("targets"),
         )
     targets = tuple(_target(item, where) for item in raw_targets)
-    seen: dict[tuple[str, str], TargetSpec] = {}
+    seen: dict[tuple[str, str, str], TargetSpec] = {}
     for target in targets:
         key = (os.path.normpath(target.path), target.function, target.mode or mode)
         if key in seen:

@@ -48,25 +48,42 @@ from __future__ import annotations
 import linecache
 import sys
 import types
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
 
 from gradgen import cache
 from gradgen.errors import GradgenError, UsageError
-from gradgen.options import Options
+from gradgen.options import Options, WrtLike
 
 __all__ = ["differentiable"]
 
 _ATTRIBUTES = {"reverse": "grad", "forward": "jvp", "callback": "vjp", "hvp": "hvp"}
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def differentiable(func: F, *, wrt: WrtLike = ..., preserve_result: bool = ...,
+                   simplify: bool = ..., shapes: Mapping[str, str] | None = ...,
+                   mode: str = ...) -> F: ...
+
+
+@overload
+def differentiable(func: None = None, *, wrt: WrtLike = ..., preserve_result: bool = ...,
+                   simplify: bool = ..., shapes: Mapping[str, str] | None = ...,
+                   mode: str = ...) -> Callable[[F], F]: ...
+
+
 def differentiable(
-    func=None,
+    func: Callable[..., Any] | None = None,
     *,
-    wrt=(0,),
+    wrt: WrtLike = (0,),
     preserve_result: bool = False,
     simplify: bool = True,
-    shapes=None,
+    shapes: Mapping[str, str] | None = None,
     mode: str = "reverse",
-):
+) -> Any:
     """Attach ``.grad`` and ``.grad_source`` to ``func`` and return ``func`` itself
     (``.jvp``, ``.vjp`` or ``.hvp`` and their ``_source`` with another ``mode``).
 
@@ -76,12 +93,11 @@ def differentiable(
     # Errors about the user's code or options are raised from this frame (or
     # decorate's) with a traceback that ends at the user's offending line,
     # instead of the pipeline's frames: see _in_user_code.
+    error: GradgenError | None = None
     try:
         options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
     except GradgenError as err:
         error = _in_user_code(err, None)
-    else:
-        error = None
     if error is not None:
         raise error  # gradgen: the error is in your code; its frame is below
 
@@ -141,10 +157,10 @@ def _in_user_code(err: GradgenError, func) -> GradgenError:
         else:
             text = f"def {name}(): raise(e)"
         code = compile(text, path, "exec", dont_inherit=True)
-        namespace = {"e": err}
+        namespace: dict[str, object] = {"e": err}
         try:
             exec(code, namespace)
-            namespace[name]()
+            namespace[name]()  # type: ignore[operator]
         except GradgenError as raised:
             tb = raised.__traceback__
             while tb is not None and tb.tb_frame.f_code.co_name != name:
@@ -186,7 +202,7 @@ def _key(func, options: Options) -> tuple[str, str, str]:
     if lines is None:  # Python 3.10, or no source: the exact (slower) way
         # (raises SourceNotFoundError for lambdas, exec'd strings, the REPL)
         text, filename, name, _ = api._function_source(func)
-        parts = ("source", filename, text)
+        parts: tuple[str, ...] = ("source", filename, text)
     else:
         name = func.__name__
         filename = api._display_path(func.__code__.co_filename)
@@ -206,7 +222,7 @@ def _attach(func, options: Options) -> None:
             gradient = _run(entry.code).get(entry.name)
         except Exception:  # noqa: BLE001
             gradient = None
-    if callable(gradient):
+    if callable(gradient) and entry is not None:
         module_text = entry.text
     else:
         from gradgen import api
@@ -280,7 +296,8 @@ def _definition_lines(func) -> str | None:
 
 def _last_line(code: types.CodeType) -> int:
     last = 0
-    for _, end, _, _ in code.co_positions():
+    # (co_positions: Python 3.11+, which _definition_lines checks)
+    for _, end, _, _ in code.co_positions():  # type: ignore[attr-defined,unused-ignore]
         if end is not None and end > last:
             last = end
     for const in code.co_consts:

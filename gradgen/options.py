@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 # reverse: grad_f, the gradient; forward: jvp_f, (output, tangent of the output);
 # callback: vjp_f, (output, backprop) with backprop(d_output) -> gradient (Thinc);
@@ -58,7 +57,7 @@ class Options:
                        _flag("simplify", simplify), mode, normalize_shapes(shapes))
 
 
-WrtLike = Union[int, str, Sequence[Union[int, str]]]
+WrtLike = int | str | Sequence[int | str]
 
 _WRT_HINT = ('wrt is a parameter index or name, or a tuple of them: wrt=0, wrt="x", '
              'wrt=("x", "y")')

@@ -212,9 +212,9 @@ def deepest_statement(text: str, function: str | None) -> tuple[int, int, int] |
 
     tree = ast.parse(text)
     root: ast.AST = tree
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
-            root = node
+    for top in tree.body:
+        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) and top.name == function:
+            root = top
             break
     best: tuple[int, int, int] | None = None
     statement: ast.stmt | None = None
@@ -222,7 +222,8 @@ def deepest_statement(text: str, function: str | None) -> tuple[int, int, int] |
     while stack:
         node, depth, statement = stack.pop()
         if isinstance(node, ast.stmt):
-            statement, depth = node, 0
+            statement = node
+            depth = 0
         elif statement is not None and (best is None or depth > best[2]):
             best = (statement.lineno, statement.col_offset, depth)
         for child in ast.iter_child_nodes(node):

@@ -516,21 +516,21 @@ def _central_differences(func, point, arg: _Arg, seed, eps, scale: float = 1.0,
         value, noise = change(plus, minus, plus - minus)
         return np.float64(value), np.float64(noise)
 
-    gradient, noise = np.zeros(x.shape), np.zeros(x.shape)
+    gradient, noises = np.zeros(x.shape), np.zeros(x.shape)
     steps = np.broadcast_to(_step(x, eps), x.shape) * scale
     for k in np.ndindex(x.shape):
         if only is not None and not only[k]:
             continue
-        plus, minus = x.copy(), x.copy()
-        plus[k] = x[k] + steps[k]
-        minus[k] = x[k] - steps[k]
-        delta = plus[k] - minus[k]
+        plus_array, minus_array = x.copy(), x.copy()
+        plus_array[k] = x[k] + steps[k]
+        minus_array[k] = x[k] - steps[k]
+        delta = plus_array[k] - minus_array[k]
         if delta == 0:
             raise ValueError(
                 f"step {steps[k]!r} is too small to move {arg.entry(k)}={x[k]!r}"
             )
-        gradient[k], noise[k] = change(plus, minus, delta)
-    return gradient, noise
+        gradient[k], noises[k] = change(plus_array, minus_array, delta)
+    return gradient, noises
 
 
 def _refined(func, point, arg: _Arg, seed, eps, coarse, noise, only):
@@ -710,8 +710,8 @@ def _compare_entries(arg: _Arg, analytic, numerical, noise, rtol, atol, seed,
     failing = int(np.count_nonzero(ratio > 1))
     if failing == 0:
         return
-    index = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
-    index = tuple(int(i) for i in index)
+    flat = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
+    index: tuple[int, ...] = tuple(int(i) for i in flat)
     a, n = float(analytic[index]), float(numerical[index])
     abs_error = abs(a - n)
     rel_error = _rel(abs_error, n)

@@ -411,17 +411,17 @@ def test_end_to_end_a_cache_planted_in_a_shared_folder_is_not_executed():
         # by the payload, authenticated under the attacker's own key.
         plant = (
             "import os, sys, warnings\n"
-            "sys.path.insert(0, %r)\n"
+            f"sys.path.insert(0, {str(work)!r})\n"
             "import usermod\n"
             "from gradgen import cache\n"
-            "text = %r\n"
+            f"text = {payload(marker)!r}\n"
             "d = cache.cache_dir()\n"
             "for p in d.glob('*.gradgen'):\n"
             "    cache.put(p.stem, text, 'grad_f', compile(text, '<x>', 'exec'))\n"
             "os.chmod(d, 0o777)\n"
             "for p in d.iterdir():\n"
             "    os.chmod(p, 0o666)\n"
-        ) % (str(work), payload(marker))
+        )
         planted = _as_user(ATTACKER_UID, [sys.executable, "-c", plant], env, work)
         assert planted.returncode == 0, planted.stderr
         assert any((shared / "cache").glob("*.gradgen"))
