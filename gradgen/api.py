@@ -20,7 +20,6 @@ from typing import Any
 
 from gradgen.errors import SourceNotFoundError, UsageError
 from gradgen.options import Options, WrtLike, check_parameters
-from gradgen.runner import run_generation
 
 #: ``shapes=``: ``{parameter: "n d"}`` shape annotations (see :class:`Options`).
 Shapes = Mapping[str, str] | None
@@ -164,6 +163,7 @@ def source(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool 
     text, filename, name, line_offset = _function_source(func)
     _check(options, text, name)
     from gradgen import driver
+    from gradgen.runner import run_generation  # (lazily: threading is not needed warm)
 
     logged = len(explain) if explain is not None else 0
 
@@ -192,6 +192,7 @@ def source_from_text(
         raise UsageError(f"text must be module source text (a str), not {type(text).__name__}")
     _check(options, text, function)
     from gradgen import driver
+    from gradgen.runner import run_generation
 
     return run_generation(lambda: driver.generate_module(
         text, [(function, options)], filename=filename), filename, text, function)
