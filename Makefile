@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-all generate check golden bench bench-quick fuzz clean
+.PHONY: setup demo test test-all lint generate check golden bench bench-quick fuzz clean
 
 setup: $(STAMP)
 
@@ -24,15 +24,24 @@ demo: $(STAMP)
 	@echo "==> generated/cosine_grad.py"
 	@cat generated/cosine_grad.py
 
-## test: the whole test suite, then the freshness check of generated/
+## test: lint, the whole test suite, then the freshness check of generated/
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy gradgen
 	$(BIN)/python -m pytest
 	$(BIN)/gradgen check
 
 ## test-all: the exhaustive sweeps too (every systematic case of every rule)
 test-all: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy gradgen
 	$(BIN)/python -m pytest --run-slow
 	$(BIN)/gradgen check
+
+## lint: ruff and mypy, as configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy gradgen
 
 ## generate: rewrite generated/ from examples/ ([tool.gradgen] in pyproject.toml)
 generate: $(STAMP)

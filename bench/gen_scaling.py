@@ -177,7 +177,7 @@ def seed_functions(functions, repeats: int = 5, log=print) -> list[dict]:
             text = gradgen.source(func, wrt=wrt)
             row["first_s"] = time.perf_counter() - t0
             row["median_s"], row["times_s"] = _median_time(
-                lambda: gradgen.source(func, wrt=wrt), repeats, 10.0
+                lambda func=func, wrt=wrt: gradgen.source(func, wrt=wrt), repeats, 10.0
             )
             row["output_lines"] = text.count("\n")
             row["status"] = "ok"

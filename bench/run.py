@@ -509,7 +509,7 @@ def render_markdown(res: dict) -> str:
         out += ["### Scaling with function size", "",
                 "Straight-line functions of N elementwise statements such as `v7 = np.sin(v6) * v3 + v1` "
                 "(each reads the previous one; `python -m bench.gen_scaling N --show` prints one), "
-                f"gradient w.r.t. three arguments, timed with `gradgen.source_from_text` in a fresh "
+                "gradient w.r.t. three arguments, timed with `gradgen.source_from_text` in a fresh "
                 "process after a warm-up generation.", ""]
         srows = []
         for r in sc["rows"]:

@@ -9,8 +9,8 @@ sizes), ``quick`` (smaller, for ``--quick``) and ``tiny`` (for the smoke test).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

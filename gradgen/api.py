@@ -15,10 +15,16 @@ import inspect
 import os
 import textwrap
 import types
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from gradgen.errors import SourceChangedError, SourceNotFoundError
-from gradgen.options import Options
+from gradgen.errors import SourceChangedError, SourceNotFoundError, UsageError
+from gradgen.options import Options, WrtLike, check_parameters
 
+#: ``shapes=``: ``{parameter: "n d"}`` shape annotations (see :class:`Options`).
+Shapes = Mapping[str, str] | None
+#: ``rules=``: paths of extra rule files (see :class:`Options`).
+Rules = str | os.PathLike | Sequence[str | os.PathLike] | None
 
 _PREFIXES = {"reverse": "grad_", "forward": "jvp_", "callback": "vjp_", "hvp": "hvp_"}
 
@@ -168,50 +174,91 @@ def _display_path(filename: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def source(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
-           mode: str = "reverse", explain: list | None = None, rules=None) -> str:
+def parameters(text: str, function: str) -> list[str] | None:
+    """The parameter names of the top-level ``def function`` in module ``text``
+    (positional-only, positional and keyword-only, as the core reads them), or
+    None when it cannot be found (the core then says why)."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            args = node.args
+            return [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+    return None
+
+
+def _check(options: Options, text: str, function: str) -> None:
+    params = parameters(text, function)
+    if params is not None:
+        check_parameters(options, function, params)
+
+
+def source(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
+           simplify: bool = True, shapes: Shapes = None, mode: str = "reverse",
+           explain: list[str] | None = None, rules: Rules = None) -> str:
     """The source text of a standalone module holding ``func``'s gradient
     (or, with ``mode``, its JVP, callback-style forward pass or HVP).
 
     ``explain``: a list to which each simplifier rewrite applied is appended
-    (``rule: before -> after``), to see why the output looks as it does."""
-    text, filename, name, line_offset = _function_source(func)
+    (``rule: before -> after``), to see why the output looks as it does.
+    Options of the wrong type, malformed shapes, and ``wrt`` entries or shapes
+    that name no parameter are a :class:`~gradgen.errors.UsageError`."""
     options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes,
                            rules=rules)
+    text, filename, name, line_offset = _function_source(func)
+    _check(options, text, name)
     from gradgen import driver
+    from gradgen.runner import run_generation  # (lazily: threading is not needed warm)
 
-    return driver.generate_module(text, [(name, options)], filename=filename,
-                                  line_offset=line_offset, explain=explain)
+    logged = len(explain) if explain is not None else 0
+
+    def reset() -> None:
+        if explain is not None:
+            del explain[logged:]
+
+    return run_generation(lambda: driver.generate_module(
+        text, [(name, options)], filename=filename, line_offset=line_offset,
+        explain=explain), filename, text, name, line_offset, reset)
 
 
 def source_from_text(
     text: str,
     function: str,
-    wrt=(0,),
+    wrt: WrtLike = (0,),
     preserve_result: bool = False,
     simplify: bool = True,
-    shapes=None,
+    shapes: Shapes = None,
     filename: str = "<string>",
     mode: str = "reverse",
-    rules=None,
+    rules: Rules = None,
 ) -> str:
     """Like :func:`source`, for a function given as module source text."""
     options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes,
                            rules=rules)
+    if not isinstance(text, str):
+        raise UsageError(f"text must be module source text (a str), not {type(text).__name__}")
+    _check(options, text, function)
     from gradgen import driver
+    from gradgen.runner import run_generation
 
-    return driver.generate_module(text, [(function, options)], filename=filename)
+    return run_generation(lambda: driver.generate_module(
+        text, [(function, options)], filename=filename), filename, text, function)
 
 
-def compile_module(module_source: str, filename: str = "<gradgen>") -> dict:
+def compile_module(module_source: str, filename: str = "<gradgen>") -> dict[str, Any]:
     """Execute generated module text in a fresh namespace and return it."""
     namespace: dict = {"__name__": "gradgen_generated"}
     exec(compile(module_source, filename, "exec"), namespace)
     return namespace
 
 
-def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
-         rules=None):
+def grad(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
+         simplify: bool = True, shapes: Shapes = None, rules: Rules = None
+         ) -> Callable[..., Any]:
     """The gradient of ``func`` as a callable.
 
     The callable takes ``func``'s parameters plus a trailing output seed
@@ -227,13 +274,13 @@ def grad(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, s
 def grad_from_source(
     text: str,
     function: str,
-    wrt=(0,),
+    wrt: WrtLike = (0,),
     preserve_result: bool = False,
     simplify: bool = True,
-    shapes=None,
+    shapes: Shapes = None,
     filename: str = "<string>",
-    rules=None,
-):
+    rules: Rules = None,
+) -> Callable[..., Any]:
     """Like :func:`grad`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
                               rules=rules)
@@ -243,11 +290,12 @@ def grad_from_source(
 # ---------------------------------------------------------------- other modes
 
 
-def _compiled(module_text: str, function: str, mode: str, what: str):
+def _compiled(module_text: str, function: str, mode: str, what: str) -> Callable[..., Any]:
     return compile_module(module_text, f"<{what} of {function}>")[function_name(function, mode)]
 
 
-def jvp(func, wrt=(0,), simplify: bool = True, shapes=None, rules=None):
+def jvp(func: Callable[..., Any], wrt: WrtLike = (0,), simplify: bool = True,
+        shapes: Shapes = None, rules: Rules = None) -> Callable[..., Any]:
     """Forward mode: ``jvp_f(*args, *tangents) -> (output, tangent of the output)``.
 
     One tangent per ``wrt`` parameter, in ``wrt`` order, each of its
@@ -258,15 +306,17 @@ def jvp(func, wrt=(0,), simplify: bool = True, shapes=None, rules=None):
     return _compiled(text, func.__name__, "forward", "JVP")
 
 
-def jvp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
-                    filename: str = "<string>", rules=None):
+def jvp_from_source(text: str, function: str, wrt: WrtLike = (0,), simplify: bool = True,
+                    shapes: Shapes = None, filename: str = "<string>", rules: Rules = None
+                    ) -> Callable[..., Any]:
     """Like :func:`jvp`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "forward",
                               rules)
     return _compiled(module, function, "forward", "JVP")
 
 
-def vjp(func, wrt=(0,), simplify: bool = True, shapes=None, rules=None):
+def vjp(func: Callable[..., Any], wrt: WrtLike = (0,), simplify: bool = True,
+        shapes: Shapes = None, rules: Rules = None) -> Callable[..., Any]:
     """Callback style (Thinc): ``vjp_f(*args) -> (output, backprop)``.
 
     ``backprop(d_output=1.0)`` returns the gradient (a tuple in ``wrt`` order
@@ -277,16 +327,18 @@ def vjp(func, wrt=(0,), simplify: bool = True, shapes=None, rules=None):
     return _compiled(text, func.__name__, "callback", "VJP")
 
 
-def vjp_from_source(text: str, function: str, wrt=(0,), simplify: bool = True, shapes=None,
-                    filename: str = "<string>", rules=None):
+def vjp_from_source(text: str, function: str, wrt: WrtLike = (0,), simplify: bool = True,
+                    shapes: Shapes = None, filename: str = "<string>", rules: Rules = None
+                    ) -> Callable[..., Any]:
     """Like :func:`vjp`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, False, simplify, shapes, filename, "callback",
                               rules)
     return _compiled(module, function, "callback", "VJP")
 
 
-def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, shapes=None,
-        rules=None):
+def hvp(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
+        simplify: bool = True, shapes: Shapes = None, rules: Rules = None
+        ) -> Callable[..., Any]:
     """Hessian-vector products, forward mode over the generated gradient.
 
     ``hvp_f(*args, *vectors, d_output=1.0) -> H @ v``: one vector per ``wrt``
@@ -298,9 +350,10 @@ def hvp(func, wrt=(0,), preserve_result: bool = False, simplify: bool = True, sh
     return _compiled(text, func.__name__, "hvp", "HVP")
 
 
-def hvp_from_source(text: str, function: str, wrt=(0,), preserve_result: bool = False,
-                    simplify: bool = True, shapes=None, filename: str = "<string>",
-                    rules=None):
+def hvp_from_source(text: str, function: str, wrt: WrtLike = (0,),
+                    preserve_result: bool = False, simplify: bool = True,
+                    shapes: Shapes = None, filename: str = "<string>", rules: Rules = None
+                    ) -> Callable[..., Any]:
     """Like :func:`hvp`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
                               "hvp", rules)

@@ -46,23 +46,37 @@ the command that fixes them.
 **Left-over modules.**  With targets from the table, a ``*_grad.py`` in the
 output folder whose header says it was made by the very same command
 (``# Regenerate with: gradgen generate``) but that no target produces any
-more (its target was removed from the table) is stale: ``check`` reports it
-and ``generate`` deletes it.  Files without that header line, or made by
-another command, are never touched.
+more (its target was removed from the table, also the last one) is stale:
+``check`` reports it with the fix command and ``generate`` deletes it.  Files
+without that header line, or made by another command, are never touched.
+
+**Progress.**  With more than one module, ``generate``, ``check`` and
+``diff`` report progress on stderr as modules are generated: a bar rewritten
+in place on a terminal (erased at the end), else one line per module
+(``gradgen: [3/48] gen/model_grad.py: up to date``); ``--quiet`` silences it
+(see :mod:`gradgen.progress`).
 
 **verify** calls a hand-written gradient with the calling convention of the
-generated one (the function's parameters, returning one gradient or a tuple
-in ``wrt`` order; a trailing output seed is passed only when the function
+generated one (the function's parameters, keyword-only ones included,
+returning one gradient or a tuple in ``wrt`` order; a trailing output seed
+is passed, by keyword when the signature names it, only when the function
 requires it) and compares it with the generated gradient on random float64
 inputs: standard normal, or uniform on [0.5, 2) with ``--positive``, of the
 shapes given by ``--shape NAME=3,4`` (``NAME=`` for a scalar) and ``(3,)``
-for every parameter without one, from ``--seed`` (default 0).  It passes
+for every parameter without one, from ``--seed`` (default 0).  A parameter
+with a default (a hyperparameter such as ``l2=0.0``) keeps its default
+unless it is in ``wrt`` or has a ``--shape`` (a differentiated one with a
+numeric default gets a scalar).  A checked function (or module) that calls
+``sys.exit`` is an error (exit 2), never a pass.  It passes
 when ``|yours - generated| <= atol + rtol * |generated|`` everywhere
 (defaults ``rtol=1e-7``, ``atol=1e-9``).
 
 **Exit codes.**  0: success.  1: ``check`` found stale, missing or
 hand-edited modules, or ``verify`` found a mismatch.  2: bad usage or input
-(a located ``file.py:LINE:COL: message`` on stderr, never a traceback).
+(a located ``file.py:LINE:COL: message`` on stderr, never a traceback), or
+the machine refused: an output path that is a folder or under a file, a full
+disk, a file too large, an input too large for memory (a message naming the
+file; the old module is left intact, see :func:`write_module`).
 3: an internal error, that is a bug in gradgen (reported with a traceback).
 """
 
@@ -72,15 +86,18 @@ import argparse
 import ast
 import dataclasses
 import difflib
+import errno
 import importlib.util
 import inspect
+import math
 import os
 import shlex
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from gradgen import __version__
 from gradgen.config import (
@@ -92,7 +109,9 @@ from gradgen.config import (
     parse_wrt,
 )
 from gradgen.errors import GradgenError, Location, UsageError
-from gradgen.fileio import normalize_newlines, read_text, write_if_changed
+from gradgen.fileio import decode_python, normalize_newlines, read_text, write_if_changed
+from gradgen.progress import Progress
+from gradgen.runner import run_generation
 
 PROG = "gradgen"
 OUTPUT_SUFFIX = "_grad.py"
@@ -119,6 +138,7 @@ class Target:
     options: Any  # gradgen.options.Options
     spec: str  # as the user wrote it
     location: Location | None = None  # where it was written (pyproject), if anywhere
+    wrt_location: Location | None = None  # where its wrt was set (pyproject), if there
 
 
 @dataclass
@@ -138,6 +158,8 @@ class Plan:
     config: Config
     modules: list[Module]
     from_config: bool
+    outdir: Path | None = None  # the output folder
+    command: str = ""  # with targets from the table: the command that makes them
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -193,7 +215,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
         outdir = _abspath(config.output, root)
     default_outdir = _abspath(config.output, root)
 
-    specs: list[tuple[Path, str, Any, str, Location | None]] = []
+    specs: list[tuple[Path, str, Any, str, Location | None, Location | None]] = []
     from_config = not args.targets
     if args.targets:
         wrt = args.wrt if args.wrt is not None else config.wrt
@@ -204,10 +226,11 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             else config.preserve_result
         )
         mode = args.mode if getattr(args, "mode", None) is not None else config.mode
+        wrt_location = config.wrt_location if args.wrt is None else None
         for spec in args.targets:
             path, function = parse_target(spec)
             options = _options(wrt, simplify, preserve, mode=mode)
-            specs.append((_abspath(path, cwd), function, options, spec, None))
+            specs.append((_abspath(path, cwd), function, options, spec, None, wrt_location))
         flags = []
         if tuple(wrt) != tuple(config.wrt):
             flags += ["--wrt", format_wrt(tuple(wrt))]
@@ -218,6 +241,16 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
         if mode != config.mode:
             flags += ["--mode", mode]
     else:
+        if allow_config_targets and config.has_table and not config.targets:
+            # Every target was removed: nothing to generate, but the modules
+            # they made are left over, and check must say so.
+            flags = [flag for flag in _flags_of(args)]
+            out_flags = [] if outdir == default_outdir else ["-o", _rel(outdir, root)]
+            command = shlex.join(["gradgen", "generate", *_config_flag(config), *flags,
+                                  *out_flags])
+            empty = Plan(root, config, [], True, outdir, command)
+            if find_orphans(empty):
+                return empty
         if not allow_config_targets or not config.targets:
             where = (
                 f"{_display(config.pyproject)} has no targets in [tool.gradgen]"
@@ -241,7 +274,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                 ),
                 "mode": t.mode if t.mode is not None else config.mode,
             }
-            base["wrt"] = tuple(base["wrt"])
+            base["wrt"] = tuple(base["wrt"])  # type: ignore[arg-type]
             value = dict(base)
             for key in value:
                 flag = getattr(args, key, None)
@@ -255,8 +288,15 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                 dict(t.shapes) if t.shapes else None,
                 value["mode"],
             )
+            if getattr(args, "wrt", None) is not None:
+                wrt_location = None  # the flag's
+            elif t.wrt is not None:
+                wrt_location = t.location
+            else:
+                wrt_location = config.wrt_location or t.location
             specs.append(
-                (_abspath(t.path, root), t.function, options, t.spec, t.location)
+                (_abspath(t.path, root), t.function, options, t.spec, t.location,
+                 wrt_location)
             )
         flags = []
         if changed["wrt"]:
@@ -271,11 +311,11 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             flags += ["--mode", args.mode]
     out_flags = [] if outdir == default_outdir else ["-o", _rel(outdir, root)]
 
-    modules: dict[str, Module] = {}
+    modules: dict[tuple[str, str], Module] = {}
     outputs: dict[Path, Module] = {}
-    for source, function, options, spec, location in specs:
-        key = (os.path.normcase(str(source)), options.mode)
-        module = modules.get(key)
+    for source, function, options, spec, location, wrt_location in specs:
+        module_key = (os.path.normcase(str(source)), options.mode)
+        module = modules.get(module_key)
         if module is None:
             output = outdir / (source.stem + MODE_SUFFIXES[options.mode])
             other = outputs.get(output)
@@ -288,11 +328,11 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                     "different -o folders",
                 )
             module = Module(source, _rel(source, root), output)
-            modules[key] = module
+            modules[module_key] = module
             outputs[output] = module
         if any(t.function == function for t in module.targets):
             raise UsageError(f"target {spec!r} is given twice", location)
-        module.targets.append(Target(function, options, spec, location))
+        module.targets.append(Target(function, options, spec, location, wrt_location))
 
     for module in modules.values():
         parts = ["gradgen", "generate"]
@@ -300,7 +340,26 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             parts += [f"{module.source_rel}::{t.function}" for t in module.targets]
         parts += _config_flag(config) + flags + out_flags
         module.command = shlex.join(parts)
-    return Plan(root, config, list(modules.values()), from_config)
+    command = ""
+    if from_config:
+        command = shlex.join(["gradgen", "generate", *_config_flag(config), *flags,
+                              *out_flags])
+    return Plan(root, config, list(modules.values()), from_config, outdir, command)
+
+
+def _flags_of(args) -> list[str]:
+    """The option flags given on the command line, as the regenerate command
+    spells them (for a table without targets)."""
+    flags = []
+    if getattr(args, "wrt", None) is not None:
+        flags += ["--wrt", format_wrt(tuple(args.wrt))]
+    if getattr(args, "simplify", None) is not None:
+        flags.append("--simplify" if args.simplify else "--no-simplify")
+    if getattr(args, "preserve_result", None) is not None:
+        flags.append("--preserve-result" if args.preserve_result else "--no-preserve-result")
+    if getattr(args, "mode", None) is not None:
+        flags += ["--mode", args.mode]
+    return flags
 
 
 def fix_command(plan: Plan, command: str) -> str:
@@ -315,7 +374,9 @@ def fix_command(plan: Plan, command: str) -> str:
 
 
 def read_source(path: Path, location: Location | None = None) -> str:
-    """The UTF-8 text of a source file, or a located UsageError."""
+    """The text of a Python source file, decoded as Python decodes it (a UTF-8
+    BOM, a PEP 263 coding line, else UTF-8; :func:`gradgen.fileio.decode_python`),
+    or a located UsageError."""
     display = _display(path)
     try:
         data = path.read_bytes()
@@ -330,14 +391,24 @@ def read_source(path: Path, location: Location | None = None) -> str:
             f"cannot read {display}: {exc.strerror or exc}", location
         ) from None
     try:
-        return data.decode("utf-8")
+        return decode_python(data)
+    except SyntaxError as exc:  # an unknown encoding, or a BOM and another cookie
+        line = exc.lineno or 1
+        lines = data.splitlines()
+        source_line = lines[line - 1].decode("ascii", "replace") if line <= len(lines) else ""
+        raise UsageError(
+            f"cannot decode the file: {exc.msg}",
+            Location(display, line, 0, source_line),
+            hint="name an encoding Python knows in the coding line, or save the file as UTF-8",
+        ) from None
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
         raise UsageError(
-            "the file is not valid UTF-8",
+            f"the file is not valid {exc.encoding}",
             Location(display, line, col),
-            hint="save it as UTF-8",
+            hint="save it as UTF-8" if exc.encoding.lower().replace("-", "") in (
+                "utf8", "utf8sig") else "fix its coding line, or save it as UTF-8",
         ) from None
 
 
@@ -371,28 +442,73 @@ def generate_text(module: Module, command: str | None) -> str:
     display = _display(module.source)
     tree = check_syntax(text, display)
     for target in module.targets:
-        _function_def(tree, target.function, display, target.location)
+        node = _function_def(tree, target.function, display, target.location)
+        check_target_options(target, node)
     requests = [(t.function, t.options) for t in module.targets]
     try:
-        return driver.generate_module(
-            text, requests, filename=module.source_rel, command=command,
-            path=str(module.source),
+        return run_generation(
+            lambda: driver.generate_module(
+                text, requests, filename=module.source_rel, command=command,
+                path=str(module.source),
+            ),
+            module.source_rel, text,
         )
     except GradgenError as err:
         raise _relocate(err, module.source_rel, display) from None
 
 
-def generate_all(plan: Plan) -> list[tuple[Module, str]]:
-    """Generate every module in memory; report all errors, then raise."""
+def check_target_options(target: Target, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """A wrt entry or shape naming no parameter of the function: a UsageError at
+    the line of pyproject.toml that set it (the flag's when none did)."""
+    from gradgen.options import parameter_problems
+
+    args = node.args
+    params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+    for option, message, hint in parameter_problems(target.options, target.function, params):
+        location = target.wrt_location if option == "wrt" else target.location
+        raise UsageError(f"target {target.spec}: {message}", location, hint=hint)
+
+
+def generate_all(
+    plan: Plan,
+    *,
+    quiet: bool = True,
+    status: Callable[[Module, str], str] | None = None,
+) -> list[tuple[Module, str]]:
+    """Generate every module in memory; report all errors, then raise.
+
+    Unless ``quiet``, progress goes to stderr (:mod:`gradgen.progress`): a bar
+    on a terminal, else one line per module saying ``status(module, text)``
+    (default: ``generated (N functions)``).
+    """
     results, errors = [], []
-    for module in plan.modules:
-        try:
-            results.append((module, generate_text(module, module.command)))
-        except GradgenError as err:
-            errors.append(err)
+    with Progress(len(plan.modules), quiet=quiet) as progress:
+        for module in plan.modules:
+            label = _display(module.output)
+            progress.start(_display(module.source))
+            try:
+                text = generate_text(module, module.command)
+            except GradgenError as err:
+                errors.append(err)
+                progress.step(label, "error (reported below)")
+                continue
+            results.append((module, text))
+            progress.step(label, status(module, text) if status is not None else
+                          f"generated ({_plural(len(module.targets), 'function')})")
     if errors:
         raise _Errors(errors)
     return results
+
+
+def _check_status(module: Module, text: str) -> str:
+    """What ``check`` will say of one module (its progress line)."""
+    try:
+        on_disk = read_output(module.output)
+    except UsageError:
+        return "cannot be read"
+    if on_disk is None:
+        return "missing"
+    return "up to date" if on_disk == normalize_newlines(text) else "stale"
 
 
 class _Errors(Exception):
@@ -456,12 +572,15 @@ def find_orphans(plan: Plan) -> list[Path]:
     commands, or by hand, are never orphans.  Only when targets come from the
     table, which then lists every target of the project.
     """
-    if not plan.from_config or not plan.modules:
+    if not plan.from_config or not plan.command:
         return []
-    command = plan.modules[0].command
+    command = plan.command
     produced = {m.output for m in plan.modules}
     orphans = []
-    for folder in sorted({m.output.parent for m in plan.modules}):
+    folders = {m.output.parent for m in plan.modules}
+    if plan.outdir is not None:
+        folders.add(plan.outdir)
+    for folder in sorted(folders):
         if not folder.is_dir():
             continue
         paths = {p for suffix in MODE_SUFFIXES.values() for p in folder.glob("*" + suffix)}
@@ -481,18 +600,77 @@ class Change:
     command: str
 
 
+def _os_reason(exc: OSError) -> str:
+    """What went wrong, in words: ``No space left on device``, not ``[Errno 28] ...``."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EFBIG: "the file system refuses a file this large"}.get(exc.errno or 0)
+    return f"{reason} ({hint})" if hint else reason
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a generated module cannot be written at ``path``, found before trying:
+    the path is a folder, or the output folder (or a folder above it) is a file."""
+    if path.is_dir():
+        return f"{_display(path)} is a folder, not a file: cannot write the generated module there"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                if parent == path.parent:
+                    return f"the output folder {_display(parent)} is a file, not a folder"
+                return (f"cannot create the output folder {_display(path.parent)}: "
+                        f"{_display(parent)} is a file, not a folder")
+            break
+    return None
+
+
+def _output_hint() -> str:
+    return "choose another output folder with -o DIR (or output = ... in [tool.gradgen])"
+
+
+def write_module(path: Path, text: str) -> bool:
+    """Write a generated module atomically if it changed; True if written.
+
+    Any failure is a UsageError (exit 2) saying that the old module, if any, is
+    unchanged: writes go through a temporary file and ``os.replace``.
+    """
+    problem = output_problem(path)
+    if problem is not None:
+        raise UsageError(problem, hint=_output_hint())
+    existed = path.exists()
+    try:
+        return write_if_changed(path, text)
+    except OSError as exc:
+        kept = ("the old module is unchanged" if existed
+                else "nothing was written there")
+        raise UsageError(
+            f"cannot write {_display(path)}: {_os_reason(exc)}; {kept}",
+            hint="free some space, fix the permissions, or " + _output_hint(),
+        ) from None
+
+
+def read_output(path: Path) -> str | None:
+    """The text of a generated module on disk (None: missing), or a UsageError."""
+    if path.is_dir():
+        raise UsageError(f"{_display(path)} is a folder, not a generated module",
+                         hint=_output_hint())
+    try:
+        return read_text(path)
+    except NotADirectoryError:
+        return None  # a file where a folder above should be: nothing there yet
+    except OSError as exc:
+        raise UsageError(f"cannot read {_display(path)}: {_os_reason(exc)}") from None
+
+
 def compare(plan: Plan, results: list[tuple[Module, str]]) -> list[Change]:
     """The modules (and orphans) that are not up to date, in plan order."""
     changes = []
     for module, text in results:
-        try:
-            on_disk = read_text(module.output)
-        except OSError as exc:
-            raise UsageError(f"cannot read {_display(module.output)}: {exc}") from None
+        on_disk = read_output(module.output)
         if on_disk != normalize_newlines(text):
             changes.append(Change(module.output, on_disk, text, module.command))
     for path in find_orphans(plan):
-        changes.append(Change(path, read_text(path), None, plan.modules[0].command))
+        changes.append(Change(path, read_output(path), None, plan.command))
     return changes
 
 
@@ -502,17 +680,24 @@ def compare(plan: Plan, results: list[tuple[Module, str]]) -> list[Change]:
 
 def cmd_generate(args) -> int:
     plan = make_plan(args)
-    results = generate_all(plan)
+    results = generate_all(plan, quiet=args.quiet)
     unchanged = 0
     for module, text in results:
-        if write_if_changed(module.output, text):
+        if write_module(module.output, text):
             if not args.quiet:
                 count = _plural(len(module.targets), "function")
                 _err(f"wrote {_display(module.output)} ({count})")
         else:
             unchanged += 1
     for path in find_orphans(plan):
-        path.unlink()
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise UsageError(
+                f"cannot remove the left-over module {_display(path)}: {_os_reason(exc)}"
+            ) from None
         if not args.quiet:
             _err(f"removed {_display(path)} (no target in the table produces it)")
     if unchanged and not args.quiet:
@@ -523,7 +708,7 @@ def cmd_generate(args) -> int:
 
 def cmd_check(args) -> int:
     plan = make_plan(args)
-    changes = compare(plan, generate_all(plan))
+    changes = compare(plan, generate_all(plan, quiet=args.quiet, status=_check_status))
     total = len(plan.modules)
     if not changes:
         if not args.quiet:
@@ -557,7 +742,7 @@ def cmd_check(args) -> int:
 
 def cmd_diff(args) -> int:
     plan = make_plan(args)
-    for change in compare(plan, generate_all(plan)):
+    for change in compare(plan, generate_all(plan, quiet=args.quiet, status=_check_status)):
         sys.stdout.write(
             unified_diff(change.on_disk, change.new, _rel(change.path, plan.root))
         )
@@ -577,9 +762,13 @@ def cmd_show(args) -> int:
         (module,) = plan.modules
         source = read_source(module.source, module.targets[0].location)
         for target in module.targets:
+            def stages(target: Target = target) -> str:
+                return driver.stages(source, target.function, target.options,
+                                     module.source_rel, str(module.source))
+
             try:
-                sys.stdout.write(driver.stages(source, target.function, target.options,
-                                               module.source_rel, str(module.source)))
+                sys.stdout.write(run_generation(stages, module.source_rel, source,
+                                                target.function, check_output=False))
             except GradgenError as err:
                 raise _relocate(err, module.source_rel, _display(module.source)) from None
         return EXIT_OK
@@ -608,7 +797,7 @@ def cmd_cache_clear(args) -> int:
 
 def _function_def(
     tree: ast.Module, name: str, display: str, location: Location | None = None
-) -> ast.FunctionDef:
+) -> ast.FunctionDef | ast.AsyncFunctionDef:
     """The top-level ``def name`` of a parsed file, or a UsageError at ``location``."""
     for node in tree.body:
         if (
@@ -662,7 +851,8 @@ def _user_code_error(exc: BaseException, path: Path, what: str) -> UsageError:
     location = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename and os.path.abspath(frame.filename) == str(path):
-            location = Location(_display(path), frame.lineno or 1, 0, frame.line or "")
+            col = getattr(frame, "colno", None) or 0  # (Python 3.11+)
+            location = Location(_display(path), frame.lineno or 1, col, frame.line or "")
     message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return UsageError(f"{what} raised {message}", location)
 
@@ -681,6 +871,8 @@ def _load_function(spec: str) -> tuple[Callable, Path]:
     sys.path.insert(0, str(path.parent))
     try:
         spec_obj.loader.exec_module(module)
+    except SystemExit as exc:
+        raise _exit_error(exc, path, f"importing {display}") from None
     except Exception as exc:
         raise _user_code_error(exc, path, f"importing {display}") from None
     finally:
@@ -694,29 +886,66 @@ def _load_function(spec: str) -> tuple[Callable, Path]:
     return func, path
 
 
-def _call(func: Callable, args: list, seed, what: str, path: Path | None,
-          with_seed: bool = False):
-    """Call ``func(*args)``, or ``func(*args, seed)`` if it requires the seed
-    (or ``with_seed``: a generated gradient, whose seed follows the parameters)."""
-    call_args = [*args, seed] if with_seed else args
+def _exit_error(exc: SystemExit, path: Path | None, what: str) -> UsageError:
+    """A checked function (or module) that ended the process is no pass."""
+    location = _user_code_error(exc, path, what).location if path is not None else None
+    return UsageError(
+        f"{what} called sys.exit({exc.code!r}): the check cannot pass that way",
+        location,
+        hint="a gradient must return its value, not end the program",
+    )
+
+
+def _seed_name(func: Callable, params: list[str]) -> str | None:
+    """The parameter of ``func`` that takes the output seed: the first one,
+    passable by keyword, that is not a parameter of the verified function."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for param in signature.parameters.values():
+        if param.kind in keyword and param.name not in params:
+            return param.name
+    return None
+
+
+def _call(func: Callable, args: list, kwargs: dict, seed, what: str,
+          path: Path | None, params: list[str], with_seed: bool = False):
+    """Call ``func(*args, **kwargs)``, with the output seed too if it requires one
+    (by keyword when its signature names it, so that it lands in no parameter
+    left at its default), or always (``with_seed``: a generated gradient)."""
+    call_kwargs = dict(kwargs)
+    call_args = list(args)
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         signature = None
-    if signature is not None and not with_seed:
+    name = _seed_name(func, params) if with_seed else None
+    if name is not None:
+        call_kwargs[name] = seed
+    elif signature is not None:
         try:
-            signature.bind(*args)
+            signature.bind(*call_args, **call_kwargs)
         except TypeError:
+            name = _seed_name(func, params)
             try:
-                signature.bind(*args, seed)
-                call_args = [*args, seed]
+                if name is not None:
+                    signature.bind(*call_args, **call_kwargs, **{name: seed})
+                    call_kwargs[name] = seed
+                else:
+                    signature.bind(*call_args, seed, **call_kwargs)
+                    call_args.append(seed)
             except TypeError:
+                given = ", ".join([*(["..."] * len(call_args)), *call_kwargs])
                 raise UsageError(
-                    f"{what} takes neither the function's {len(args)} arguments "
+                    f"{what} takes neither the function's arguments ({given}) "
                     f"nor those and an output seed: {what}{signature}"
                 ) from None
     try:
-        return func(*call_args)
+        return func(*call_args, **call_kwargs)
+    except SystemExit as exc:
+        raise _exit_error(exc, path, what) from None
     except Exception as exc:
         if path is None:  # generated code: the inputs do not suit the function
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -728,12 +957,61 @@ def _call(func: Callable, args: list, seed, what: str, path: Path | None,
         raise _user_code_error(exc, path, what) from None
 
 
+def _bytes(n: int) -> str:
+    """``8e+11`` bytes as ``800 GB``."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000:
+            return f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} PB"
+
+
 def _index(flat: int, shape: tuple[int, ...]) -> str:
     if not shape:
         return ""
     import numpy as np
 
     return " at [" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]"
+
+
+@dataclass
+class _Param:
+    """A parameter of the verified function, as its definition reads."""
+
+    name: str
+    keyword_only: bool
+    has_default: bool
+    default: Any = None  # the literal default, when it is one
+
+
+def _verify_params(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[_Param]:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += list(args.defaults)
+    params = []
+    pairs = [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+    for arg, default in pairs:
+        value = None
+        if default is not None:
+            try:
+                value = ast.literal_eval(default)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                value = None
+        params.append(_Param(arg.arg, arg in args.kwonlyargs, default is not None, value))
+    return params
+
+
+def _default_node(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.expr | None:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += list(args.defaults)
+    for arg, default in [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]:
+        if arg.arg == name:
+            return default
+    return None
 
 
 def cmd_verify(args) -> int:
@@ -749,9 +1027,9 @@ def cmd_verify(args) -> int:
     text = read_source(source)
     tree = check_syntax(text, display)
     node = _function_def(tree, function, display)
-    if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
+    if node.args.vararg or node.args.kwarg:
         raise UsageError(
-            f"verify needs {function}() to take positional parameters only",
+            f"verify needs {function}() to take named parameters only (no *args, **kwargs)",
             Location(
                 display,
                 node.lineno,
@@ -759,7 +1037,8 @@ def cmd_verify(args) -> int:
                 text.splitlines()[node.lineno - 1],
             ),
         )
-    params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    declared = _verify_params(node)
+    params = [p.name for p in declared]
     wrt = tuple(args.wrt) if args.wrt is not None else config.wrt
     simplify = args.simplify if args.simplify is not None else config.simplify
     names = []
@@ -788,38 +1067,77 @@ def cmd_verify(args) -> int:
 
     options = _options(wrt, simplify, False)
     try:
-        module_text = driver.generate_module(
-            text, [(function, options)], filename=_rel(source, root), command=None
+        module_text = run_generation(
+            lambda: driver.generate_module(
+                text, [(function, options)], filename=_rel(source, root), command=None
+            ),
+            _rel(source, root), text, function,
         )
     except GradgenError as err:
         raise _relocate(err, _rel(source, root), display) from None
     generated = api.compile_module(module_text)[driver.gradient_name(function)]
     mine, mine_path = _load_function(args.against)
 
+    # A parameter with a default keeps it (a hyperparameter such as l2=0.0),
+    # unless it is differentiated or given a --shape; the others get random
+    # inputs.  Positional ones are passed positionally up to the first one left
+    # at its default, by keyword after it; keyword-only ones by keyword.
     rng = np.random.default_rng(args.seed)
-    inputs = []
-    for name in params:
-        shape = shapes.get(name, DEFAULT_SHAPE)
-        if args.positive:
-            value = rng.uniform(0.5, 2.0, size=shape)
+    inputs: list = []
+    keywords: dict = {}
+    defaulted = []
+    by_keyword = False
+    for param in declared:
+        name = param.name
+        if param.has_default and name not in names and name not in shapes:
+            defaulted.append(name)
+            by_keyword = True
+            continue
+        if name in shapes:
+            shape = shapes[name]
+        elif param.has_default and isinstance(param.default, (int, float)) and not isinstance(
+                param.default, bool):
+            shape = ()  # a scalar default: a scalar input
         else:
-            value = rng.standard_normal(size=shape)
-        inputs.append(float(value) if shape == () else value)
+            shape = DEFAULT_SHAPE
+        try:
+            if args.positive:
+                value = rng.uniform(0.5, 2.0, size=shape)
+            else:
+                value = rng.standard_normal(size=shape)
+        except (MemoryError, ValueError) as exc:
+            size = math.prod(shape)
+            what = ("not enough memory" if isinstance(exc, MemoryError)
+                    else "NumPy cannot make it")
+            raise UsageError(
+                f"--shape {name}={','.join(map(str, shape))}: {what} for an input of "
+                f"{size:,} float64 entries ({_bytes(8 * size)})",
+                hint="give smaller shapes with --shape NAME=3,4",
+            ) from None
+        value = float(value) if shape == () else value
+        if by_keyword or param.keyword_only:
+            keywords[name] = value
+        else:
+            inputs.append(value)
 
     def fresh():
         return [v.copy() if isinstance(v, np.ndarray) else v for v in inputs]
+
+    def fresh_keywords():
+        return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in keywords.items()}
 
     # The gradient of the output's sum: a seed of ones of the output's shape
     # (1.0 for a scalar output), for both gradients.
     primal, primal_path = _load_function(args.target)
     try:
-        output = _call(primal, fresh(), None, function, primal_path)
+        output = _call(primal, fresh(), fresh_keywords(), None, function, primal_path, params)
     except UsageError as err:
         raise UsageError(err.message, err.location, hint="give inputs the function "
                          "accepts with --shape NAME=3,4 (or --positive)") from None
     seed = 1.0 if np.ndim(output) == 0 else np.ones(np.shape(output))
-    ours = _call(generated, fresh(), seed, f"the generated grad_{function}", None, True)
-    theirs = _call(mine, fresh(), seed, args.against, mine_path)
+    ours = _call(generated, fresh(), fresh_keywords(), seed,
+                 f"the generated grad_{function}", None, params, with_seed=True)
+    theirs = _call(mine, fresh(), fresh_keywords(), seed, args.against, mine_path, params)
     if len(wrt) == 1:
         ours = (ours,)
         if not (isinstance(theirs, (tuple, list)) and len(theirs) == 1):
@@ -842,6 +1160,12 @@ def cmd_verify(args) -> int:
         f"verify {args.against} against the generated gradient of {args.target} "
         f"(seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g})"
     )
+    if defaulted:
+        shown = []
+        for name in defaulted:
+            default = _default_node(node, name)
+            shown.append(f"{name}={ast.unparse(default) if default is not None else '?'}")
+        report.append("  left at their defaults: " + ", ".join(shown))
     for name, yours, gen in zip(names, theirs, ours):
         gen_arr = np.asarray(gen, dtype=np.float64)
         try:
@@ -1093,8 +1417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(err.format())
         return EXIT_USAGE
     except _Errors as errs:
-        for err in errs.errors:
-            _err(err.format())
+        for error in errs.errors:
+            _err(error.format())
         return EXIT_USAGE
     except KeyboardInterrupt:
         _err("gradgen: interrupted")
@@ -1106,6 +1430,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_OK
+    except MemoryError:
+        _err("gradgen: out of memory (smaller --shape inputs, or fewer targets at once, "
+             "may help)")
+        return EXIT_USAGE
+    except OSError as exc:  # the machine's fault, not gradgen's: a message, no traceback
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _err(f"gradgen: {_os_reason(exc)}{where}")
+        return EXIT_USAGE
     except Exception:
         _err(
             "gradgen: internal error (a bug in gradgen; please report it with the "

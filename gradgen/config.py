@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from gradgen.errors import GradgenError, Location
+from gradgen.options import SHAPE_HINT, shape_problem
 
 try:  # Python 3.11+
     import tomllib as _toml
@@ -100,6 +101,7 @@ class Config:
     wrt: tuple[int | str, ...] = DEFAULT_WRT
     targets: tuple[TargetSpec, ...] = field(default=())
     has_table: bool = False
+    wrt_location: Location | None = None  # of the table's wrt key, when set
 
 
 # --------------------------------------------------------------------------
@@ -185,7 +187,7 @@ def _has_gradgen_table(path: Path) -> bool:
 
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {_display(path)}: {exc}") from None
     if _toml is None:  # pragma: no cover - only on a broken Python 3.10 install
@@ -225,7 +227,7 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> Con
     if not pyproject.is_file():
         raise ConfigError(f"{_display(pyproject)}: no such file")
     data = _load_toml(pyproject)
-    text = pyproject.read_text(encoding="utf-8")
+    text = pyproject.read_text(encoding="utf-8-sig")
     tool = data.get("tool", {})
     table = tool.get("gradgen") if isinstance(tool, dict) else None
     if table is None:
@@ -318,7 +320,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
             where.key("targets"),
         )
     targets = tuple(_target(item, where) for item in raw_targets)
-    seen: dict[tuple[str, str], TargetSpec] = {}
+    seen: dict[tuple[str, str, str], TargetSpec] = {}
     for target in targets:
         key = (os.path.normpath(target.path), target.function, target.mode or mode)
         if key in seen:
@@ -336,6 +338,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
         wrt=wrt,
         targets=targets,
         has_table=True,
+        wrt_location=where.key("wrt") if "wrt" in table else None,
     )
 
 
@@ -425,6 +428,12 @@ def _target(item: Any, where: _Locator) -> TargetSpec:
                 location,
                 hint='e.g. shapes = { X = "n d", w = "d" }',
             )
+        for name, text in raw.items():
+            problem = shape_problem(text)
+            if problem is not None:
+                raise ConfigError(f"shapes of target {spec!r}: {name} = {problem}",
+                                  location, hint=SHAPE_HINT.split(", e.g.")[0]
+                                  + ', e.g. shapes = { X = "n d", w = "d", b = "" }')
         shapes = tuple(sorted(raw.items()))
     target_mode = _mode(item["mode"], location) if "mode" in item else None
     return TargetSpec(

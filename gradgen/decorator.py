@@ -48,36 +48,67 @@ from __future__ import annotations
 import linecache
 import sys
 import types
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
 
 from gradgen import cache
-from gradgen.errors import UsageError
-from gradgen.options import Options
+from gradgen.errors import GradgenError, UsageError
+from gradgen.options import Options, WrtLike
 
 __all__ = ["differentiable"]
 
 _ATTRIBUTES = {"reverse": "grad", "forward": "jvp", "callback": "vjp", "hvp": "hvp"}
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def differentiable(func: F, *, wrt: WrtLike = ..., preserve_result: bool = ...,
+                   simplify: bool = ..., shapes: Mapping[str, str] | None = ...,
+                   mode: str = ...) -> F: ...
+
+
+@overload
+def differentiable(func: None = None, *, wrt: WrtLike = ..., preserve_result: bool = ...,
+                   simplify: bool = ..., shapes: Mapping[str, str] | None = ...,
+                   mode: str = ...) -> Callable[[F], F]: ...
+
+
 def differentiable(
-    func=None,
+    func: Callable[..., Any] | None = None,
     *,
-    wrt=(0,),
+    wrt: WrtLike = (0,),
     preserve_result: bool = False,
     simplify: bool = True,
-    shapes=None,
+    shapes: Mapping[str, str] | None = None,
     mode: str = "reverse",
-):
+) -> Any:
     """Attach ``.grad`` and ``.grad_source`` to ``func`` and return ``func`` itself
     (``.jvp``, ``.vjp`` or ``.hvp`` and their ``_source`` with another ``mode``).
 
     Use as ``@differentiable`` or ``@differentiable(wrt=..., ...)``; the
     options are those of :func:`gradgen.grad`, plus ``mode``.
     """
-    options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    # Errors about the user's code or options are raised from this frame (or
+    # decorate's) with a traceback that ends at the user's offending line,
+    # instead of the pipeline's frames: see _in_user_code.
+    error: GradgenError | None = None
+    try:
+        options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+    except GradgenError as err:
+        error = _in_user_code(err, None)
+    if error is not None:
+        raise error  # gradgen: the error is in your code; its frame is below
 
     def decorate(f):
-        _attach(f, options)
-        return f
+        try:
+            _attach(f, options)
+        except GradgenError as err:
+            error = _in_user_code(err, f)
+        else:
+            return f
+        raise error  # gradgen: the error is in your code; its frame is below
 
     if func is None:
         return decorate
@@ -86,7 +117,79 @@ def differentiable(
             f"@differentiable got {type(func).__name__} {func!r} where a function was expected",
             hint="pass options by keyword: @differentiable(wrt=(0,)), not @differentiable(0)",
         )
-    return decorate(func)
+    try:
+        _attach(func, options)
+    except GradgenError as err:
+        error = _in_user_code(err, func)
+    else:
+        return func
+    raise error  # gradgen: the error is in your code; its frame is below
+
+
+def _in_user_code(err: GradgenError, func) -> GradgenError:
+    """``err`` with its traceback replaced by one frame at the user's line.
+
+    The frame is made as Jinja2 shows template lines in tracebacks: a
+    ``raise`` compiled with the user's file name and line number, inside a
+    function named like the user's, so that Python prints that file, line and
+    source line.  Without a location in a file we can find, the traceback is
+    just cleared.  The chained internal context is suppressed.
+    """
+    err.__cause__ = None
+    err.__suppress_context__ = True
+    err.with_traceback(None)  # (a raise appends to the traceback it carries)
+    tb = None
+    location = err.location
+    path = _file_of(location.filename, func) if location is not None else None
+    if path is not None and location is not None and location.line >= 1:
+        name = getattr(func, "__name__", "<module>")
+        if not name.isidentifier():
+            name = "f"
+        line = location.source_line or linecache.getline(path, location.line)
+        col = max(location.col, 1)
+        # The raise spans the user's statement to the end of its line, so that
+        # Python underlines nothing (or all of it).
+        width = max(len(line.rstrip()) - col, 8)
+        statement = "raise(" + " " * (width - 8) + "e)"
+        if location.line >= 2:
+            text = ("\n" * (location.line - 2) + f"def {name}():\n"
+                    + " " * col + statement)
+        else:
+            text = f"def {name}(): raise(e)"
+        code = compile(text, path, "exec", dont_inherit=True)
+        namespace: dict[str, object] = {"e": err}
+        try:
+            exec(code, namespace)
+            namespace[name]()  # type: ignore[operator]
+        except GradgenError as raised:
+            tb = raised.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_name != name:
+                tb = tb.tb_next  # drop this frame: keep the user's line only
+            if tb is not None:
+                tb.tb_next = None
+    return err.with_traceback(tb)
+
+
+def _file_of(display: str, func) -> str | None:
+    """The path of the file a location's display name stands for, if known:
+    the decorated function's file (or a callee's), else an existing path."""
+    import os
+
+    from gradgen import api
+
+    candidates = []
+    if func is not None and hasattr(func, "__code__"):
+        candidates.append(func.__code__.co_filename)
+        try:
+            candidates += [c.__code__.co_filename for c in api._callees(func, {func.__name__})]
+        except Exception:  # noqa: BLE001 - only a nicer traceback is at stake
+            pass
+    for filename in candidates:
+        if api._display_path(filename) == display and os.path.isfile(filename):
+            return filename
+    if os.path.isfile(display):
+        return os.path.abspath(display)
+    return None
 
 
 def _key(func, options: Options) -> tuple[str, str, str]:
@@ -99,7 +202,7 @@ def _key(func, options: Options) -> tuple[str, str, str]:
     if lines is None:  # Python 3.10, or no source: the exact (slower) way
         # (raises SourceNotFoundError for lambdas, exec'd strings, the REPL)
         text, filename, name, _ = api._function_source(func)
-        parts = ("source", filename, text)
+        parts: tuple[str, ...] = ("source", filename, text)
     else:
         name = func.__name__
         filename = api._display_path(func.__code__.co_filename)
@@ -119,7 +222,7 @@ def _attach(func, options: Options) -> None:
             gradient = _run(entry.code).get(entry.name)
         except Exception:  # noqa: BLE001
             gradient = None
-    if callable(gradient):
+    if callable(gradient) and entry is not None:
         module_text = entry.text
     else:
         from gradgen import api
@@ -193,7 +296,8 @@ def _definition_lines(func) -> str | None:
 
 def _last_line(code: types.CodeType) -> int:
     last = 0
-    for _, end, _, _ in code.co_positions():
+    # (co_positions: Python 3.11+, which _definition_lines checks)
+    for _, end, _, _ in code.co_positions():  # type: ignore[attr-defined,unused-ignore]
         if end is not None and end > last:
             last = end
     for const in code.co_consts:

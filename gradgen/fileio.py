@@ -22,6 +22,22 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def decode_python(data: bytes) -> str:
+    """Python source bytes as text, decoded as Python itself decodes a file: a
+    UTF-8 byte-order mark or a PEP 263 ``# -*- coding: NAME -*-`` line in the
+    first two lines picks the encoding, else UTF-8 (see
+    :func:`tokenize.detect_encoding`).  The BOM is dropped; ``\r\n`` stays.
+
+    Raises ``SyntaxError`` for an unknown or contradictory coding line and
+    ``UnicodeDecodeError`` for bytes that are not in the encoding.
+    """
+    import io
+    import tokenize
+
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)
+
+
 def read_text(path: Path) -> str | None:
     """The UTF-8 text of ``path`` with normalized newlines, or None if missing.
 

@@ -11,6 +11,7 @@ canonical ``np.*`` names.
 from __future__ import annotations
 
 import os
+import tokenize
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -87,9 +88,10 @@ def _imported_functions(module: cst.Module, filename: str, seen: set) -> str:
                 continue
             seen.add(path)
             wanted = {a.name.value for a in small.names if a.asname is None}
-            try:
-                other = cst.parse_module(open(path, encoding="utf-8").read())
-            except (OSError, cst.ParserSyntaxError):
+            try:  # (tokenize.open: the encoding Python would use, BOM and PEP 263)
+                with tokenize.open(path) as handle:
+                    other = cst.parse_module(handle.read())
+            except (OSError, SyntaxError, UnicodeDecodeError, cst.ParserSyntaxError):
                 continue
             imports = [cst.Module(body=[]).code_for_node(s) for s in other.body
                        if isinstance(s, cst.SimpleStatementLine)

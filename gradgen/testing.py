@@ -10,10 +10,11 @@ Everything here depends on NumPy only and works in any pytest suite::
     check_grads(f, (x, y), wrt=(0, 1))            # builds gradgen.grad(f) itself
     check_grads(f, (x, y), wrt=(0, 1), grad=df)   # or checks a gradient you have
 
-A gradient function follows gradgen's calling convention: ``grad(*args, seed)``
-takes the function's arguments plus a trailing output cotangent ``seed`` and
-returns the gradient of ``np.sum(seed * func(*args))``: one array for one
-``wrt``, a tuple in ``wrt`` order for several.
+A gradient function follows gradgen's calling convention: it takes the
+function's parameters plus a trailing output cotangent (the seed; generated
+gradients call it ``d_<output>``), passed by keyword, and returns the
+gradient of ``np.sum(seed * func(*args))``: one array for one ``wrt``, a
+tuple in ``wrt`` order for several.
 
 Two checks, both in float64:
 
@@ -295,9 +296,89 @@ def _err(value) -> str:
     return f"{float(value):.3g}"
 
 
-def _call_grad(grad, point, seed, args: list[_Arg]) -> list:
-    """Call ``grad(*point, seed)``; check the structure and shapes of the result."""
-    result = grad(*_fresh(point), *_fresh([seed]))
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _positional_count(func, given: int) -> int:
+    """How many positional parameters ``func`` has (``given`` if it takes ``*args``
+    or has no signature)."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return given
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return given
+    return sum(p.kind in _POSITIONAL for p in params)
+
+
+def _seed_parameter(grad, func, given: int) -> str | None:
+    """The name under which ``grad`` takes the output seed, if it can be told.
+
+    Gradients follow gradgen's convention: ``func``'s parameters, then the
+    seed (``d_<output>`` in generated code; any name in a hand-written one).
+    So the seed is ``grad``'s parameter just after as many positional
+    parameters as ``func`` has, when it can be passed by keyword.
+    """
+    try:
+        params = list(inspect.signature(grad).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    position = _positional_count(func, given)
+    positional = [p for p in params if p.kind in _POSITIONAL]
+    if position < len(positional):
+        candidate = positional[position]
+        if candidate.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            return candidate.name
+        return None
+    if position == len(positional):
+        keyword_only = [p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        if keyword_only:
+            return keyword_only[0].name
+    return None
+
+
+def _takes_varargs(func) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+
+
+def _positional_with_defaults(func, point) -> list:
+    """``point`` followed by the defaults of ``func``'s positional parameters that
+    it leaves out, so that a seed passed after it cannot land in one of them."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return list(point)
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    filled = list(point)
+    for param in params[len(point):]:
+        if param.kind not in kinds or param.default is inspect.Parameter.empty:
+            break
+        filled.append(param.default)
+    return filled
+
+
+def _call_grad(grad, point, seed, args: list[_Arg], func=None) -> list:
+    """Call ``grad`` at ``point`` with the output ``seed``; check the structure
+    and shapes of the result.
+
+    The seed is passed by keyword when ``grad``'s signature names it (see
+    :func:`_seed_parameter`), so that it never lands in a parameter of
+    ``func`` that ``point`` leaves at its default (``def f(w, c=0.0)``); to a
+    ``grad(*args)`` it is passed after every positional parameter of
+    ``func`` (defaults filled in); otherwise right after ``point``.
+    """
+    name = _seed_parameter(grad, func, len(point)) if func is not None else None
+    if name is not None:
+        result = grad(*_fresh(point), **{name: _fresh([seed])[0]})
+    else:
+        positional = point
+        if func is not None and _takes_varargs(grad):
+            positional = _positional_with_defaults(func, point)
+        result = grad(*_fresh(positional), *_fresh([seed]))
     if len(args) == 1:
         if isinstance(result, (tuple, list)):
             raise GradientCheckError(
@@ -402,12 +483,15 @@ def numerical_gradient(func, args, wrt=0, seed=None, eps=None):
     return gradient
 
 
-def _central_differences(func, point, arg: _Arg, seed, eps):
+def _central_differences(func, point, arg: _Arg, seed, eps, scale: float = 1.0,
+                         only=None):
     """The central-difference gradient of ``sum(seed * func)`` and its rounding noise.
 
     ``point[arg.index]`` must already be float64.  The noise estimate of each
     entry is ``NOISE_FACTOR * eps_mach * sum(|seed| (|f(x+)| + |f(x-)|)) / step``:
     what rounding the outputs to float64 can contribute to the quotient.
+    ``scale`` multiplies the step; ``only`` (a boolean array) limits the work
+    to those entries (the others are 0).
     """
     x = point[arg.index]
     weights = 1.0 if seed is None else np.array(seed, dtype=np.float64)
@@ -425,26 +509,52 @@ def _central_differences(func, point, arg: _Arg, seed, eps):
         return value, NOISE_FACTOR * _EPS_MACH * size / abs(delta)
 
     if isinstance(x, float):
-        h = float(_step(x, eps))
+        h = float(_step(x, eps)) * scale
         plus, minus = x + h, x - h
         if plus == minus:
             raise ValueError(f"step {h!r} is too small to move {arg.entry(())}={x!r}")
         value, noise = change(plus, minus, plus - minus)
         return np.float64(value), np.float64(noise)
 
-    gradient, noise = np.empty(x.shape), np.empty(x.shape)
-    steps = np.broadcast_to(_step(x, eps), x.shape)
+    gradient, noises = np.zeros(x.shape), np.zeros(x.shape)
+    steps = np.broadcast_to(_step(x, eps), x.shape) * scale
     for k in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[k] = x[k] + steps[k]
-        minus[k] = x[k] - steps[k]
-        delta = plus[k] - minus[k]
+        if only is not None and not only[k]:
+            continue
+        plus_array, minus_array = x.copy(), x.copy()
+        plus_array[k] = x[k] + steps[k]
+        minus_array[k] = x[k] - steps[k]
+        delta = plus_array[k] - minus_array[k]
         if delta == 0:
             raise ValueError(
                 f"step {steps[k]!r} is too small to move {arg.entry(k)}={x[k]!r}"
             )
-        gradient[k], noise[k] = change(plus, minus, delta)
-    return gradient, noise
+        gradient[k], noises[k] = change(plus_array, minus_array, delta)
+    return gradient, noises
+
+
+def _refined(func, point, arg: _Arg, seed, eps, coarse, noise, only):
+    """Richardson extrapolation where the plain central difference is in doubt.
+
+    For the entries in ``only`` (those that failed the plain check), the
+    difference is taken again with half the step: with ``D(h)`` and
+    ``D(h/2)`` of truncation errors ``c h**2`` and ``c h**2 / 4``, the
+    extrapolation ``(4 D(h/2) - D(h)) / 3`` cancels the ``h**2`` term, and
+    ``|D(h/2) - D(h)|`` (three times the truncation error of ``D(h/2)``, and
+    far more than that of the extrapolation) is added to the tolerance as
+    its error estimate, with the rounding floor of the extrapolation (about
+    three times that of ``D(h)``).  So a correct gradient of a smooth
+    function cannot fail for want of accuracy of the finite differences
+    (``np.sum(np.sin(x) * x)`` at ``|x| ~ 1e3``, where the step must grow
+    with ``|x|``), while an error larger than that estimate still fails.
+    Returns the new (numerical, noise); other entries are unchanged.
+    """
+    fine, fine_noise = _central_differences(func, point, arg, seed, eps, scale=0.5,
+                                            only=only)
+    with np.errstate(invalid="ignore", over="ignore"):
+        extrapolated = (4.0 * fine - coarse) / 3.0
+        estimate = np.abs(fine - coarse) + (4.0 * fine_noise + noise) / 3.0
+    return (np.where(only, extrapolated, coarse), np.where(only, estimate, noise))
 
 
 def check_grads(
@@ -466,9 +576,14 @@ def check_grads(
         are converted to float64 (ints too) and both ``func`` and ``grad`` are
         evaluated there, always on fresh copies: nothing passed in is modified.
     wrt: the argument(s) to check, by position or parameter name; one or a tuple.
-    grad: the gradient function, called as ``grad(*args, seed)``; it returns one
-        gradient for one ``wrt``, a tuple in ``wrt`` order for several.  If
-        ``None``, it is built with ``gradgen.api.grad(func, wrt=wrt)``.
+    grad: the gradient function: ``func``'s parameters, then the output seed
+        (as generated gradients take ``d_<output>``); it returns one gradient
+        for one ``wrt``, a tuple in ``wrt`` order for several.  It is called
+        with ``args`` and the seed *by keyword* (the name of its parameter
+        after ``func``'s own), so that the seed never lands in a parameter of
+        ``func`` that ``args`` leaves at its default (``def f(w, c=0.0)``
+        checked at ``(w,)``).  If ``None``, it is built with
+        ``gradgen.api.grad(func, wrt=wrt)``.
     rtol, atol: an entry passes when ``|analytic - numerical| <= atol + rtol *
         |numerical| + noise`` (``np.allclose`` with the finite difference as
         the reference, plus the difference's rounding floor ``noise``, see
@@ -488,6 +603,13 @@ def check_grads(
     argument's shape), the entrywise check, then the dot-product test of
     :func:`check_dot_product` with a random cotangent.  Raises
     :class:`GradientCheckError` on the first failure; returns ``None``.
+
+    Where a plain central difference disagrees, it is not trusted alone: the
+    difference is taken again with half the step and Richardson-extrapolated,
+    with the change between the two steps as its error estimate (see
+    :func:`_refined`); so the check does not reject a correct gradient where
+    the step must be large (``np.sum(np.sin(x) * x)`` at ``|x| ~ 1e3``), and it
+    costs nothing more where the plain check passes.
     """
     resolved, point = _prepare(func, args, wrt)
     if grad is None:
@@ -495,10 +617,17 @@ def check_grads(
     out_shape = _output(func, point).shape
     seed = _default_seed(out_shape) if seed is None else _check_seed(seed, out_shape)
 
-    analytic = _call_grad(grad, point, seed, resolved)
+    analytic = _call_grad(grad, point, seed, resolved, func)
     for arg, g in zip(resolved, analytic):
         numerical, noise = _central_differences(func, point, arg, seed, eps)
-        _compare_entries(arg, g, numerical, noise, rtol, atol, seed)
+        doubt = np.asarray(_violation(g, numerical, noise, rtol, atol) > 1)
+        refined = bool(doubt.any())
+        if refined:
+            numerical, noise = _refined(func, point, arg, seed, eps, numerical, noise,
+                                        doubt)
+            if isinstance(point[arg.index], float):
+                numerical, noise = np.float64(numerical), np.float64(noise)
+        _compare_entries(arg, g, numerical, noise, rtol, atol, seed, refined)
 
     _dot_product(func, point, resolved, grad, rtol, atol, eps, random_state, out_shape)
 
@@ -565,21 +694,24 @@ def _rel(abs_error: float, numerical: float) -> float:
         return float(np.float64(abs_error) / np.abs(np.float64(numerical)))
 
 
-def _tolerance_line(reference: str, rtol, atol, noise) -> str:
+def _tolerance_line(reference: str, rtol, atol, noise, refined: bool = False) -> str:
+    what = ("the error estimate of the Richardson extrapolation from steps h and h/2: "
+            "truncation and rounding" if refined
+            else "the rounding floor of the finite difference")
     return (
         f"  tolerance: |analytic - numerical| <= atol + rtol * {reference} + noise "
-        f"with rtol={rtol:g}, atol={atol:g}, noise={_err(noise)} "
-        "(the rounding floor of the finite difference)"
+        f"with rtol={rtol:g}, atol={atol:g}, noise={_err(noise)} ({what})"
     )
 
 
-def _compare_entries(arg: _Arg, analytic, numerical, noise, rtol, atol, seed) -> None:
+def _compare_entries(arg: _Arg, analytic, numerical, noise, rtol, atol, seed,
+                     refined: bool = False) -> None:
     ratio = _violation(analytic, numerical, noise, rtol, atol)
     failing = int(np.count_nonzero(ratio > 1))
     if failing == 0:
         return
-    index = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
-    index = tuple(int(i) for i in index)
+    flat = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
+    index: tuple[int, ...] = tuple(int(i) for i in flat)
     a, n = float(analytic[index]), float(numerical[index])
     abs_error = abs(a - n)
     rel_error = _rel(abs_error, n)
@@ -591,7 +723,7 @@ def _compare_entries(arg: _Arg, analytic, numerical, noise, rtol, atol, seed) ->
         f"  analytic:  {_fmt(a)}",
         f"  numerical: {_fmt(n)}",
         f"  abs error: {_err(abs_error)}, rel error: {_err(rel_error)}",
-        _tolerance_line("|numerical|", rtol, atol, float(noise[index])),
+        _tolerance_line("|numerical|", rtol, atol, float(noise[index]), refined),
     ]
     if analytic.ndim:
         lines.append(
@@ -616,7 +748,7 @@ def _dot_product(func, point, resolved, grad, rtol, atol, eps, random_state, out
     rng = _rng(random_state)
     u = rng.standard_normal(out_shape)
     seed = float(u) if out_shape == () else u
-    analytic = _call_grad(grad, point, seed, resolved)
+    analytic = _call_grad(grad, point, seed, resolved, func)
     for arg, g in zip(resolved, analytic):
         x = point[arg.index]
         shape = np.shape(x)
@@ -625,33 +757,52 @@ def _dot_product(func, point, resolved, grad, rtol, atol, eps, random_state, out
         v = rng.standard_normal(shape)
         w = v * np.maximum(1.0, np.abs(x))
         if eps is None:
-            h = REL_STEP / float(np.max(np.abs(v)))
+            h0 = REL_STEP / float(np.max(np.abs(v)))
         else:
-            h = float(_step(x, eps)) / float(np.max(np.abs(w)))
-        plus, minus = x + h * w, x - h * w
-        if isinstance(x, float):
-            plus, minus = float(plus), float(minus)
-        else:  # keep 0-d arrays arrays (x + scalar would give a NumPy scalar)
-            plus, minus = np.asarray(plus), np.asarray(minus)
-        # the displacement actually taken, (x + hw) - (x - hw) in floating point
-        displacement = np.asarray(plus, dtype=np.float64) - np.asarray(
-            minus, dtype=np.float64
-        )
-        trial_plus, trial_minus = list(point), list(point)
-        trial_plus[arg.index], trial_minus[arg.index] = plus, minus
-        out_plus, out_minus = _output(func, trial_plus), _output(func, trial_minus)
-        with np.errstate(invalid="ignore", over="ignore"):
-            terms = u * (out_plus - out_minus)
-            numerical = float(np.sum(terms)) / (2 * h)
-            scale = float(np.sum(np.abs(terms))) / (2 * h)
-            size = _rounding_size(u, out_plus, out_minus)
-            noise = NOISE_FACTOR * _EPS_MACH * size / (2 * h)
-            value = float(np.sum(g * displacement)) / (2 * h)
+            h0 = float(_step(x, eps)) / float(np.max(np.abs(w)))
+
+        def along(h, x=x, w=w, g=g, arg=arg):
+            """(analytic, numerical, scale, noise) of the test with step h."""
+            plus, minus = x + h * w, x - h * w
+            if isinstance(x, float):
+                plus, minus = float(plus), float(minus)
+            else:  # keep 0-d arrays arrays (x + scalar would give a NumPy scalar)
+                plus, minus = np.asarray(plus), np.asarray(minus)
+            # the displacement actually taken, (x + hw) - (x - hw) in floating point
+            displacement = np.asarray(plus, dtype=np.float64) - np.asarray(
+                minus, dtype=np.float64
+            )
+            trial_plus, trial_minus = list(point), list(point)
+            trial_plus[arg.index], trial_minus[arg.index] = plus, minus
+            out_plus, out_minus = _output(func, trial_plus), _output(func, trial_minus)
+            with np.errstate(invalid="ignore", over="ignore"):
+                terms = u * (out_plus - out_minus)
+                numerical = float(np.sum(terms)) / (2 * h)
+                scale = float(np.sum(np.abs(terms))) / (2 * h)
+                size = _rounding_size(u, out_plus, out_minus)
+                noise = NOISE_FACTOR * _EPS_MACH * size / (2 * h)
+                value = float(np.sum(g * displacement)) / (2 * h)
+            return value, numerical, scale, noise
+
+        value, numerical, scale, noise = along(h0)
         abs_error = abs(value - numerical)
         bound = atol + rtol * scale + noise
         finite = np.isfinite(value) and np.isfinite(numerical)
         if finite and abs_error <= bound:
             continue
+        if finite:
+            # In doubt: Richardson on the difference itself, as in _refined.
+            value2, numerical2, scale2, noise2 = along(h0 / 2)
+            d1, d2 = value - numerical, value2 - numerical2
+            with np.errstate(invalid="ignore", over="ignore"):
+                abs_error = abs((4.0 * d2 - d1) / 3.0)
+                noise = abs(d2 - d1) + (4.0 * noise2 + noise) / 3.0
+                numerical = (4.0 * numerical2 - numerical) / 3.0
+                value = numerical + (4.0 * d2 - d1) / 3.0
+                scale = max(scale, scale2)
+            bound = atol + rtol * scale + noise
+            if np.isfinite(abs_error) and abs_error <= bound:
+                continue
         rel_error = _rel(abs_error, numerical)
         lines = [
             f"dot-product test failed for {arg.label}: <grad(args, u), v> disagrees "
@@ -659,7 +810,8 @@ def _dot_product(func, point, resolved, grad, rtol, atol, eps, random_state, out
             f"  analytic  <grad(args, u), v>: {_fmt(value)}",
             f"  numerical <u, J v>:           {_fmt(numerical)}",
             f"  abs error: {_err(abs_error)}, rel error: {_err(rel_error)}",
-            _tolerance_line(f"sum|u * J v| (= {_err(scale)})", rtol, atol, noise),
+            _tolerance_line(f"sum|u * J v| (= {_err(scale)})", rtol, atol, noise,
+                            finite),
             f"  u, v: random (random_state={random_state!r}); the entrywise check "
             "(check_grads) finds which entries are wrong",
         ]

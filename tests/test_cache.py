@@ -38,6 +38,11 @@ def entries(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.gradgen")) if directory.exists() else []
 
 
+def files(directory: Path) -> list[str]:
+    """The folder's file names but its HMAC key (see test_cache_security.py)."""
+    return sorted(name for name in os.listdir(directory) if name != cache.KEY_FILE)
+
+
 # -- location -----------------------------------------------------------------
 
 
@@ -82,7 +87,11 @@ def test_entry_file_is_header_then_text(cache_env):
     cache.put(key, MODULE)
     raw = (cache_env / f"{key}.gradgen").read_text(encoding="utf-8")
     head, _, rest = raw.partition("\n")
-    assert head == f"# gradgen-cache v{cache.FORMAT_VERSION} {key}"
+    magic, version, entry_key, name, mac = head.rsplit(" ", 4)
+    assert (magic, version, entry_key, name) == (
+        "# gradgen-cache", f"v{cache.FORMAT_VERSION}", key, "-"
+    )
+    assert len(mac) == 64 and set(mac) <= set("0123456789abcdef")  # HMAC-SHA256
     assert rest == MODULE
 
 
@@ -90,7 +99,7 @@ def test_put_leaves_no_temporary_files_and_overwrites(cache_env):
     key = key_of()
     cache.put(key, MODULE)
     cache.put(key, MODULE.replace("cos", "sin"))
-    assert os.listdir(cache_env) == [f"{key}.gradgen"]
+    assert files(cache_env) == [f"{key}.gradgen"]
     assert "np.sin" in cache.get(key)
 
 
@@ -183,7 +192,7 @@ def test_write_refused_in_an_existing_dir_keeps_hits(cache_env, monkeypatch):
     with pytest.warns(cache.CacheWarning, match="cannot write"):
         assert cache.put(key_of("other"), MODULE) is False
     assert cache.get(key) == MODULE
-    assert os.listdir(cache_env) == [f"{key}.gradgen"]
+    assert files(cache_env) == [f"{key}.gradgen"]
 
 
 @pytest.mark.skipif(
@@ -212,7 +221,7 @@ def test_clear_removes_entries_and_returns_the_count(cache_env):
     (cache_env / "README.txt").write_text("not ours")
     (cache_env / "notes.gradgen").write_text("not an entry name")
     assert cache.clear() == 3
-    assert sorted(os.listdir(cache_env)) == ["README.txt", "notes.gradgen"]
+    assert files(cache_env) == ["README.txt", "notes.gradgen"]
     assert all(cache.get(key) is None for key in keys)
     assert cache.clear() == 0
 
@@ -320,7 +329,7 @@ def test_load_reuses_stored_bytecode(cache_env, monkeypatch):
     key = key_of()
     code = compile(MODULE, "<grad of foo>", "exec")
     cache.put(key, MODULE, "dfoo", code)
-    assert sorted(p.name for p in cache_env.iterdir()) == [
+    assert files(cache_env) == [
         f"{key}.gradgen",
         f"{key}.gradgen-code",
     ]
@@ -410,11 +419,11 @@ def test_put_without_code_removes_stale_bytecode(cache_env):
     key = key_of()
     cache.put(key, MODULE, "dfoo", compile(MODULE, "<f>", "exec"))
     cache.put(key, MODULE, "dfoo")
-    assert os.listdir(cache_env) == [f"{key}.gradgen"]
+    assert files(cache_env) == [f"{key}.gradgen"]
 
 
 def test_clear_removes_bytecode_too_but_counts_entries(cache_env):
     key = key_of()
     cache.put(key, MODULE, "dfoo", compile(MODULE, "<f>", "exec"))
     assert cache.clear() == 1
-    assert os.listdir(cache_env) == []
+    assert files(cache_env) == []

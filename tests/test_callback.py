@@ -24,7 +24,7 @@ from tests.test_control_flow import MULTI, NAMESPACE, SOURCE
 rng = np.random.default_rng(11)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def generated(mode: str, name: str, wrt: tuple, simplify: bool = True):
     """A generated function of tests/test_control_flow.py's SOURCE (cached:
     several cases share one function)."""

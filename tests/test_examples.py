@@ -14,9 +14,9 @@ import ast
 import functools
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -55,7 +55,7 @@ def numerical_grad(f, args, argnum, eps=1e-6):
     return grad
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gradgen_grad(func, wrt, preserve_result=False):
     """``gradgen.grad`` (cached: generating is the slow part)."""
     import gradgen

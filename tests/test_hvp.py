@@ -20,7 +20,7 @@ import gradgen
 from tests.golden import expected_path, mode_case_files, options_of, render
 from tests.test_callback import SEED_CASES, generated
 from tests.test_control_flow import CASES as FLOW_CASES
-from tests.test_control_flow import NAMESPACE, SOURCE
+from tests.test_control_flow import SOURCE
 
 rng = np.random.default_rng(21)
 

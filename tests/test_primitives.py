@@ -34,7 +34,7 @@ SHAPES = [(), (3,), (2, 3)]
 CASES = []
 for fn in UNARY:
     for shape in SHAPES:
-        call = f"-x" if fn == "-" else f"{fn}(x)"
+        call = "-x" if fn == "-" else f"{fn}(x)"
         CASES.append((f"{fn}-{shape}", f"return {call}", {"x": shape}, DOMAIN.get(fn, ANY), ("x",)))
 
 BROADCAST_PAIRS = [((2, 3), (2, 3)), ((), (2, 3)), ((2, 3), ()), ((2, 1), (1, 3)),

@@ -560,7 +560,8 @@ def test_large_summed_output_passes_thanks_to_the_noise_floor(monkeypatch):
     grad = lambda x, s: s * np.exp(x)  # noqa: E731
     check_grads(f, (x,), grad=grad)
     monkeypatch.setattr(testing, "NOISE_FACTOR", 0.0)
-    with pytest.raises(GradientCheckError, match="noise=0"):
+    # (the Richardson refinement's truncation estimate alone does not save it)
+    with pytest.raises(GradientCheckError, match="disagrees with central differences"):
         check_grads(f, (x,), grad=grad)
 
 
