@@ -79,7 +79,7 @@ class TUnsupported:
 class Rule:
     name: str
     primitives: tuple
-    result: str
+    result: str | tuple  # the result's name, or the names of several results
     params: tuple
     defaults: MappingProxyType
     body: tuple
@@ -208,7 +208,7 @@ class RuleFile:
 
     def body(self, statements, targets: set, differentiable: set, is_tangent: bool) -> tuple:
         marker = TANGENT if is_tangent else GRAD
-        out = []
+        out: list = []
         for stmt in statements:
             if isinstance(stmt, cst.If):
                 orelse = ()
@@ -252,7 +252,7 @@ class RuleFile:
         positional = [a for a in call.args if a.keyword is None]
         keywords = [a for a in call.args if a.keyword is not None]
         if kind in ("linear", "multilinear"):
-            facts = {a.keyword.value: self.literal(a.value) for a in keywords}
+            facts = {a.keyword.value: self.literal(a.value) for a in keywords if a.keyword}
             args = facts.pop("args", None)
             if isinstance(args, str):
                 args = (args,)
@@ -280,7 +280,7 @@ class RuleFile:
                            for e in aliases)
         lambdas = [a.value for a in positional[1:]]
         signature = None
-        partials = []
+        partials: list = []
         for node in lambdas:
             if isinstance(node, cst.Name) and node.value == "None":
                 partials.append(None)
@@ -386,19 +386,24 @@ def _literal(node):
     return ast.literal_eval(node)
 
 
+def _names_in(node) -> set:
+    found: set = set()
+
+    class Collector(cst.CSTVisitor):
+        def visit_Name(self, name):
+            found.add(name.value)
+
+    node.visit(Collector())
+    return found
+
+
 def helper_functions(rf: RuleFile) -> list:
     """(name, source, names of the other helpers it calls) for helpers.py."""
     functions = [s for s in rf.module.body if isinstance(s, cst.FunctionDef)]
     names = {f.name.value for f in functions}
     found = []
     for func in functions:
-        used: set = set()
-
-        class Collector(cst.CSTVisitor):
-            def visit_Name(self, node):
-                used.add(node.value)
-
-        func.visit(Collector())
+        used = _names_in(func)
         source = rf.module.code_for_node(func).strip() + "\n"
         found.append((func.name.value, source, frozenset(used & names - {func.name.value})))
     return found

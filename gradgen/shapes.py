@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from gradgen import ir
 
+
 @dataclass(frozen=True)
 class Opaque:
     """A shape of unknown rank, identified by what it was derived from."""

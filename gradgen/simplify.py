@@ -28,10 +28,10 @@ import dataclasses
 
 from gradgen import ir
 from gradgen.shapes import (
-    infer,
     Opaque,
     ShapeEnv,
     broadcast,
+    infer,
     ndim,
     parse_annotation,
     same_shape,

@@ -590,10 +590,10 @@ class _Reverse:
         refused, never silently treated as having none."""
         for param in rule.params:
             bound = env.get(param)
-            names = _dynamic_names(bound, self.integers, self.static_calls) & self.active if bound is not None \
-                else set()
-            for var in sorted(names - set(contributions)) if not (
-                    isinstance(bound, ir.Name) and bound.id in contributions) else ():
+            if bound is None or (isinstance(bound, ir.Name) and bound.id in contributions):
+                continue
+            names = _dynamic_names(bound, self.integers, self.static_calls) & self.active
+            if names - set(contributions):
                 self.fail(stmt, f"{primitive_of(stmt.value)} has no gradient with respect to "
                                 f"its argument {param!r}, which depends on the differentiated "
                                 f"inputs (rule {rule.name}, {rule.where})",

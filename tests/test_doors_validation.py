@@ -136,7 +136,7 @@ def test_a_sum_of_1000_terms_is_differentiated():
     compile(text, "<deep>", "exec")  # Python compiles it
     grad = _run_generated(gradgen.source_from_text(text, "f"))
     x = np.array([0.5, -1.0])
-    np.testing.assert_allclose(grad(x), np.full(2, sum(range(1000))), rtol=1e-12)
+    np.testing.assert_allclose(grad(x, np.ones(2)), np.full(2, sum(range(1000))), rtol=1e-12)
     assert sys.getrecursionlimit() < runner.RECURSION_LIMIT  # restored
 
 

@@ -128,7 +128,7 @@ def test_the_shrinker_keeps_the_failure_and_removes_the_rest(monkeypatch):
                 if "np.cosh" in c.source and c.size() > 12)
 
     def fake(candidate, modes=(), timeout=None):
-        from tests.fuzz.oracles import ModeResult, _Program, Invalid
+        from tests.fuzz.oracles import Invalid, ModeResult, _Program
 
         try:
             _Program(candidate)

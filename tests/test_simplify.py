@@ -10,7 +10,6 @@ from gradgen.lowering import lower_expr
 from gradgen.rules import load_registry
 from gradgen.shapes import Opaque, ShapeEnv, parse_annotation
 
-
 REGISTRY = load_registry()
 
 

@@ -51,7 +51,7 @@ class Case:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Case":
+    def from_dict(cls, d: dict) -> Case:
         d = dict(d)
         d["args"] = {k: np.array(v[0], dtype=v[1]) if isinstance(v, (list, tuple)) else v
                      for k, v in d["args"].items()}

@@ -17,7 +17,8 @@ flips.  Two implementations:
 from __future__ import annotations
 
 import random
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -60,7 +61,7 @@ class RandomDraw(Draw):
         self.rng = rng
 
     @classmethod
-    def for_program(cls, seed: int, index: int) -> "RandomDraw":
+    def for_program(cls, seed: int, index: int) -> RandomDraw:
         # str seeds hash with SHA-512: stable across processes and Pythons
         return cls(random.Random(f"gradgen-fuzz:{seed}:{index}"))
 

@@ -48,8 +48,8 @@ import dataclasses
 import itertools
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -211,7 +211,7 @@ class Var:
     min_len: int = 0  # list lengths
     max_len: int = 0
 
-    def copy(self) -> "Var":
+    def copy(self) -> Var:
         return dataclasses.replace(self)
 
 
@@ -604,7 +604,7 @@ class Generator:
         n_float = draw.weighted([1, 2, 3], [3, 4, 2])
         names = list(FLOAT_PARAMS)
         params = []
-        for k in range(n_float):
+        for _ in range(n_float):
             name = names.pop(draw.integer(0, len(names) - 1))
             shape = self.shape()
             positive = draw.boolean(0.25)
@@ -1064,7 +1064,7 @@ def list_reduce(g, shape, depth, lo):
                                 ("np.array({hs}).sum(axis=0)", k),
                                 ("{hs}[-1]", 1), ("{hs}[0]", 1)]:
                 options.append((name, form, scale))
-            for i in g.ints(lambda iv: iv.indexes == name):
+            for i in g.ints(lambda iv, name=name: iv.indexes == name):
                 options.append((name, "{hs}[" + i + "]", 1))
         if shape == () and v.min_len >= 1 and len(v.shape) >= 1:
             options.append((name, "np.sum(np.concatenate({hs}))", k * size(v.shape)))
