@@ -104,6 +104,8 @@ def reentrant(backward: tuple, outer: set, namer: Namer) -> tuple:
                     popped.add(stack)
         if type(stmt).__name__ == "Pop" and stmt.stack in outer:
             popped.add(stmt.stack)
+        if isinstance(stmt, ir.ListPop) and stmt.target in outer:
+            popped.add(stmt.target)  # a list of the forward pass, undone
     names = sorted(rebound | popped | written)
     if not names:
         return (), backward
@@ -121,7 +123,34 @@ def reentrant(backward: tuple, outer: set, namer: Namer) -> tuple:
         else:
             continue  # assigned before any read: a plain local of backprop
         entry.append(ir.Assign(mapping[n], value, ()))
-    return tuple(entry), tuple(_rename_stmt(s, mapping) for s in backward)
+    renamed = tuple(_rename_stmt(s, mapping) for s in backward)
+    return tuple(entry), _copy_restored(renamed, {mapping[n] for n in written})
+
+
+def _if_bound(stmt, unbound) -> object:
+    """``copy = list(x)`` as ``if x is not None: ...`` for an ``x`` that the
+    forward pass may not have bound (then the copy is None too)."""
+    read = names_read(stmt) & set(unbound)
+    if not read or isinstance(stmt.value, ir.Name):
+        return stmt
+    (name,) = read
+    test = ir.Compare("is not", ir.Name(name), ir.Const(None))
+    return ir.If(test, (stmt,), (ir.Assign(stmt.target, ir.Const(None), ()),), ())
+
+
+def _copy_restored(body, written: set) -> tuple:
+    """An array the backward pass writes into, restored from a tape, is
+    restored as a copy: the tape's object belongs to the forward pass, which
+    the next call of backprop reads again."""
+    out = []
+    for stmt in body:
+        if (isinstance(stmt, ir.Assign) and stmt.target in written
+                and popped_stack(stmt.value) is not None):
+            stmt = dataclasses.replace(stmt, value=ir.Call("np.copy", (stmt.value,)))
+        changes = {f: _copy_restored(getattr(stmt, f), written) for f in _BLOCK_FIELDS
+                   if isinstance(getattr(stmt, f, None), tuple)}
+        out.append(dataclasses.replace(stmt, **changes) if changes else stmt)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------- door
@@ -158,6 +187,13 @@ def vjp_function(text: str, function: str, options, filename: str = "<string>",
     final = ir.Return(gradient, ret.origins)
     entry, statements = reentrant(backward + (final,), outer, namer)
     backprop = namer.fresh(BACKPROP)
+    # backprop copies these on entry, whether or not a branch or a loop that
+    # ran bound them: a name bound only there starts as None.
+    surely = {p.name for p in params} | {st.target for st in forward_body
+                                          if isinstance(st, ir.Assign)}
+    unbound = sorted(set().union(*(names_read(st) for st in entry)) - surely) if entry else []
+    forward_body = tuple(ir.Assign(n, ir.Const(None), ()) for n in unbound) + forward_body
+    entry = tuple(_if_bound(st, unbound) for st in entry)
 
     wrt = ", ".join(adjoint.wrt)
     name = function_name(function, "callback")
@@ -173,7 +209,7 @@ def vjp_function(text: str, function: str, options, filename: str = "<string>",
     lines = [emit.signature(name, params), f'    """{docstring}"""']
     lines += emit.body_lines(forward_body, len(forward_body))
     lines += ["", f"    {emit.signature(backprop, seeds)}", f'        """{inner_doc}"""']
-    lines += ["        " + ir.stmt_source(s) for s in entry]
+    lines += emit.body_lines(entry, len(entry), indent="        ")
     lines += emit.body_lines(statements, 0, indent="        ")
     lines += ["", f"    return {ir.to_source(value)}, {backprop}"]
     source = "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ def front(text: str, function: str, options: Options, filename: str = "<string>"
     registry = load_registry(options.rules)
     parsed = parse.parse_function(text, function, filename, line_offset, path)
     fence.check(parsed, registry)
-    return normalize.normalize(parsed, registry), registry
+    return normalize.normalize(parsed, registry, copy_views=options.mode == "callback"), registry
 
 
 def generate_function(text: str, function: str, options: Options, filename: str = "<string>",

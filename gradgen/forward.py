@@ -711,8 +711,9 @@ def anf(fn: ir.Function, static_calls: frozenset = BUILTIN_STATIC) -> ir.Functio
                 value = stmt.value
                 if not (isinstance(value, (ir.Name, ir.Const)) or is_static(value, statics, static_calls)):
                     value = primitive(value, out, origins, hint)
-                elif counts.get(stmt.target) == 1 and stmt.target not in mutable:
-                    statics.add(stmt.target)
+                elif (counts.get(stmt.target) == 1 and stmt.target not in mutable
+                      and is_static(value, statics, static_calls)):
+                    statics.add(stmt.target)  # a literal or a shape, not a copy of an array
                 out.append(dataclasses.replace(stmt, value=value))
             elif isinstance(stmt, ir.Return):
                 value = stmt.value

@@ -32,6 +32,7 @@ import re
 import libcst as cst
 
 from gradgen import ir
+from gradgen.errors import Location, UnsupportedSyntaxError
 from gradgen.lowering import OPERATOR_PRIMITIVES, lower_expr
 from gradgen.parse import ParsedFunction
 
@@ -253,11 +254,12 @@ class _Scope:
 
 
 class _Normalizer:
-    def __init__(self, parsed: ParsedFunction, registry):
+    def __init__(self, parsed: ParsedFunction, registry, copy_views: bool = False):
         self.parsed = parsed
         # Functions of the module to inline: not those that are primitives
         # (a generated module's helpers, when gradgen differentiates its output).
         self.registry = registry
+        self.copy_views = copy_views
         self.static_calls = registry.static_calls | BUILTIN_STATIC
         self.callees = frozenset(parsed.module_functions) - registry.primitives
         self.local_functions: dict = {}  # nested defs: name -> (node, defining scope)
@@ -265,6 +267,10 @@ class _Normalizer:
         self.scope = _Scope(_assigned_in_blocks(parsed.node), False, self.namer)
         self.static: set = set()
         self.assigned = _assignment_targets(parsed.node)
+        # Objects: names bound to a new object, and names bound to another's.
+        self.fresh: set = set()
+        self.alias_of: dict = {}
+        self.temps: set = set()  # names of the temporaries of A-normal form
         self.mutable: set = set()  # final names that are assigned more than once
         self.blocks: list = [[]]
         self.origin: tuple = ()
@@ -304,6 +310,15 @@ class _Normalizer:
     # -- A-normal form
     def emit(self, target: str, value) -> None:
         self.body.append(ir.Assign(target, value, self.origin))
+        source = self.alias_source(value)
+        if source in self.temps and source in self.fresh:
+            source = None  # a temporary's new object, now held by its one user
+        if source is None:
+            self.fresh.add(target)  # a new object (or an immutable number)
+            self.alias_of.pop(target, None)
+        else:
+            self.fresh.discard(target)
+            self.alias_of[target] = source
         if len(self.blocks) > 1:
             self.mutable.add(target)  # recomputed on every trip or branch
         # A name is static (a shape, a size, a literal) only if it is assigned
@@ -312,6 +327,26 @@ class _Normalizer:
             self.static.add(target)
         else:
             self.static.discard(target)
+
+    def alias_source(self, value) -> str | None:
+        """The name whose object ``value`` is, or may share memory with: a
+        copy of a name, a view of one (``x[i]``, ``x.T``, ``np.reshape(x)``)."""
+        if isinstance(value, ir.Name) and not value.id.startswith("np."):
+            return value.id
+        if isinstance(value, ir.Subscript) and isinstance(value.value, ir.Name):
+            return value.value.id
+        primitive = primitive_of(value)
+        if primitive is not None and self.registry.returns_view(primitive):
+            args, _ = primitive_args(value)
+            if args and isinstance(args[0], ir.Name):
+                return args[0].id
+        return None
+
+    def refuse(self, message: str, hint: str = ""):
+        origin = self.origin[0] if self.origin else None
+        location = None if origin is None else Location(
+            self.parsed.filename, origin.line, origin.col, origin.text)
+        raise UnsupportedSyntaxError(message, location, hint)
 
     def atom(self, expr, hint: str):
         if isinstance(expr, (ir.Name, ir.Const)) or is_static(expr, self.static, self.static_calls):
@@ -323,6 +358,7 @@ class _Normalizer:
         if label is None or len(label) > MAX_TEMP_NAME:
             label = f"{hint}_{_short(value)}"
         name = self.namer.fresh(label)
+        self.temps.add(name)
         self.emit(name, value)
         return ir.Name(name)
 
@@ -456,13 +492,14 @@ class _Normalizer:
         target = node.target
         prefix = []
         if isinstance(iterable, ir.Call) and iterable.func == "range":
-            args = [self.atom(a, "range") for a in iterable.args]
+            args = [self.loop_operand(self.atom(a, "range"), "range") for a in iterable.args]
             start, stop, step = ((ir.Const(0), args[0], ir.Const(1)) if len(args) == 1
                                  else (args[0], args[1], args[2] if len(args) == 3 else ir.Const(1)))
             index_name = target.value
         else:
             pair = isinstance(iterable, ir.Call) and iterable.func == "enumerate"
-            sequence = self.atom(iterable.args[0] if pair else iterable, "items")
+            sequence = self.loop_operand(
+                self.atom(iterable.args[0] if pair else iterable, "items"), "items")
             start, stop, step = ir.Const(0), ir.Call("len", (sequence,)), ir.Const(1)
             if pair:
                 index_name, item = (e.value.value for e in target.elements)
@@ -481,6 +518,18 @@ class _Normalizer:
             self.block_statement(stmt)
         body = _skip_rest(self.blocks.pop())
         self.body.append(ir.For(loop_var, start, stop, step, body, origin))
+
+    def loop_operand(self, atom, hint: str):
+        """Python evaluates a loop's iterable once, before the first trip: a
+        name the loop (or anything) may rebind is read into a temporary first."""
+        if isinstance(atom, ir.Name) and atom.id in self.rebindable():
+            copy = self.namer.fresh(hint)
+            self.emit(copy, atom)
+            return ir.Name(copy)
+        return atom
+
+    def rebindable(self) -> set:
+        return {self.scope.base(n) for n in self.scope.mutable} | self.mutable
 
     def while_statement(self, node: cst.While):
         self.set_origin(node)
@@ -529,7 +578,13 @@ class _Normalizer:
                 self.set_item(small.target, ir.BinOp(op, old, self.lower(small.value)))
             else:
                 name = small.target.value
-                self.assign(name, ir.BinOp(op, ir.Name(self.current[name]), self.lower(small.value)))
+                current = self.current[name]
+                if current in self.alias_of:
+                    # In place on an array, `y += e` would change the other name too.
+                    self.refuse(f"`{name} {op}= ...` changes {name} in place, and {name} is "
+                                f"{version_base(self.alias_of[current])} (or a view of it)",
+                                f"write `{name} = {name} {op} ...`, which makes a new value")
+                self.assign(name, ir.BinOp(op, ir.Name(current), self.lower(small.value)))
         elif isinstance(small, cst.Return):
             value = self.lower(small.value)
             if self.inlining:
@@ -537,20 +592,39 @@ class _Normalizer:
             if isinstance(value, ir.Tuple):  # several outputs, each a name
                 names = []
                 for k, element in enumerate(value.elts, 1):
-                    if not isinstance(element, ir.Name):
-                        self.assign(f"{RESULT_NAME}_{k}", element)
-                        element = ir.Name(self.current[f"{RESULT_NAME}_{k}"])
-                    names.append(element)
+                    names.append(self.output(element, f"{RESULT_NAME}_{k}"))
                 value = ir.Tuple(tuple(names))
-            elif not isinstance(value, ir.Name):
-                self.assign(RESULT_NAME, value)
-                value = ir.Name(self.current[RESULT_NAME])
+            else:
+                value = self.output(value, RESULT_NAME)
             self.body.append(ir.Return(value, self.origin))
         return None
+
+    def output(self, expr, label: str):
+        """A returned value as a name: its own, or a new one (``result``,
+        ``result_2``... never one of the user's)."""
+        if isinstance(expr, ir.Name):
+            return expr
+        name = self.namer.fresh(label)
+        if isinstance(expr, ir.Call) and expr.func in self.callees:
+            expr = self.inline(expr, name)
+        if not (isinstance(expr, (ir.Name, ir.Const))
+                or is_static(expr, self.static, self.static_calls)):
+            expr = self.primitive(expr, name)
+        self.emit(name, expr)
+        return ir.Name(name)
 
     def set_item(self, target: cst.Subscript, value) -> None:
         subscript = self.lower(target)
         array = subscript.value
+        if array.id not in self.fresh:
+            shown = version_base(array.id)
+            source = self.alias_of.get(array.id)
+            what = (f"`{shown}` is {version_base(source)} (or a view of it)" if source
+                    else f"`{shown}` is an argument of the function")
+            self.refuse(f"this writes into an array it did not create: {what}, and the "
+                        "write would change that array too",
+                        f"write into a copy: `{shown} = {shown}.copy()` first, or build "
+                        f"the array with np.zeros(...)")
         index = self.primitive(subscript, array.id).index
         value = self.atom(value, f"{array.id}_item")
         self.body.append(ir.SetItem(array.id, index, value, self.origin))
@@ -581,8 +655,60 @@ class _Normalizer:
             docstring = first.body[0].value.evaluated_value
         for stmt in statements:
             self.block_statement(stmt)
-        return ir.Function(fn.name.value, tuple(params), tuple(self.body), docstring,
+        body = tuple(self.body)
+        if self.copy_views:
+            body = self.copy_views_of_written(body)
+        return ir.Function(fn.name.value, tuple(params), body, docstring,
                            frozenset(self.mutable))
+
+    def copy_views_of_written(self, body) -> tuple:
+        """A value read from an array that is written in place (a copy of its
+        name, a view, an item appended or put in a tuple) is taken as a copy:
+        then no value shares memory with an array that changes, which the
+        backward pass (restoring written arrays) and callbacks rely on.  The
+        reads that NumPy would see changed are refused by the checks above."""
+        written = {s.target for s in ir.flatten_stmts(body)
+                   if isinstance(s, (ir.SetItem, ir.Append))}
+        if not written:
+            return body
+
+        def copied(stmt, value) -> list:
+            view = self.namer.fresh(f"{version_base(stmt.target)}_view")
+            return [ir.Assign(view, value, stmt.origins),
+                    ir.Assign(stmt.target, ir.Call("np.copy", (ir.Name(view),)), stmt.origins)]
+
+        def block(stmts) -> tuple:
+            out = []
+            for stmt in stmts:
+                if isinstance(stmt, ir.Assign) and stmt.target not in written and (
+                        self.alias_source(stmt.value) in written) and (
+                        not isinstance(stmt.value, ir.Name)):
+                    out += copied(stmt, stmt.value)
+                elif isinstance(stmt, ir.Assign) and stmt.target not in written and (
+                        isinstance(stmt.value, ir.Name) and stmt.value.id in written):
+                    out.append(ir.Assign(stmt.target, ir.Call("np.copy", (stmt.value,)),
+                                         stmt.origins))
+                elif isinstance(stmt, ir.Append) and isinstance(stmt.value, ir.Name) and (
+                        stmt.value.id in written):
+                    item = self.namer.fresh(f"{stmt.target}_item")
+                    out += [ir.Assign(item, ir.Call("np.copy", (stmt.value,)), stmt.origins),
+                            ir.Append(stmt.target, ir.Name(item), stmt.origins)]
+                else:
+                    out.append(_map_block(stmt, block))
+            return tuple(out)
+
+        return block(body)
+
+
+def _map_block(stmt, fn):
+    if isinstance(stmt, ir.If):
+        return ir.If(stmt.test, fn(stmt.body), fn(stmt.orelse), stmt.origins)
+    if isinstance(stmt, ir.For):
+        return ir.For(stmt.target, stmt.start, stmt.stop, stmt.step, fn(stmt.body),
+                      stmt.origins, stmt.reverse, stmt.limit)
+    if isinstance(stmt, ir.While):
+        return ir.While(fn(stmt.test_body), stmt.test, fn(stmt.body), stmt.origins)
+    return stmt
 
 
 class _Jump:
@@ -619,12 +745,14 @@ def _skip_rest(block) -> tuple:
     return tuple(out)
 
 
-def normalize(parsed: ParsedFunction, registry) -> ir.Function:
+def normalize(parsed: ParsedFunction, registry, copy_views: bool = False) -> ir.Function:
     """The fenced function in A-normal form and SSA (see the module docstring).
 
     ``registry``: its primitives are primitives even if the module defines
-    functions of the same name; its aliases resolve methods and attributes."""
-    return _Normalizer(parsed, registry).run()
+    functions of the same name; its aliases resolve methods and attributes.
+    ``copy_views``: read views of arrays written in place as copies (for
+    callbacks, whose backward pass must leave the forward values as they are)."""
+    return _Normalizer(parsed, registry, copy_views).run()
 
 
 def primitive_of(value) -> str | None:

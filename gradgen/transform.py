@@ -279,6 +279,8 @@ class _Reverse:
         if self.depth:
             return base
         count = self.versions.get(var, 0) + 1
+        if count == 1 and base in self.block_names:
+            count = 2  # the canonical name already holds a value from a block
         self.versions[var] = count
         return base if count == 1 else f"{base}@{count}"
 
@@ -699,6 +701,7 @@ class _Reverse:
         return Grad(name, exact, False)
 
     def reverse_if(self, stmt: ir.If) -> None:
+        self.privatize(self.changed_in(stmt.body + stmt.orelse), stmt.origins)
         before = self.snapshot()
         body = self.run_block(stmt.body)
         after_body = dict(self.state)
@@ -729,8 +732,22 @@ class _Reverse:
 
     def loop_carried(self, stmt) -> set:
         """Variables whose gradient a trip of the loop's adjoint may change."""
+        return self.changed_in(ir.blocks(stmt)[-1])
+
+    def privatize(self, variables, origins) -> None:
+        """Before a block rebinds the canonical names of ``variables``, any
+        other variable whose gradient is held in one of those names (shared
+        by a copy's adjoint at top level) gets its own copy first."""
+        names = {ir.Name(self.canonical_name(v)): v for v in variables}
+        for other, state in sorted(self.state.items()):
+            owner = names.get(_base_ref(state))
+            if owner is not None and owner != other:
+                self.state[other] = self.bind(other, state.ref, state.exact, False, origins)
+
+    def changed_in(self, body) -> set:
+        """Variables whose gradient the adjoint of ``body`` may change."""
         found = set()
-        for inner in ir.flatten_stmts(ir.blocks(stmt)[-1]):
+        for inner in ir.flatten_stmts(body):
             for name in ir.defined_names(inner):
                 found.add(name)
             if isinstance(inner, (ir.Assign, ir.SetItem, ir.Append)):
@@ -743,6 +760,7 @@ class _Reverse:
         name, with the exactness and ownership every trip preserves (a fixed
         point, found by running the body's adjoint again until it holds)."""
         carried = sorted(self.loop_carried(stmt))
+        self.privatize(carried, stmt.origins)
         entry = {v: self.state.get(v) for v in carried}
         _, surely_defined = self.defined_before.get(id(stmt), ((), ()))
 
@@ -930,6 +948,24 @@ class _Reverse:
                                "or an array", "return the value to differentiate (first, "
                                "when there are several)")
 
+    def keep_outputs(self, results, value, origins) -> tuple:
+        """The outputs as the forward pass leaves them: the backward pass
+        restores overwritten variables, so an output it may change is kept
+        in a name of its own (a copy, for an array written in place)."""
+        kept, mapping = [], {}
+        for out in dict.fromkeys(results):
+            if out not in self.mutable and out not in self.written and out not in self.lists:
+                continue
+            name = self.namer.fresh(f"{version_base(out)}_value")
+            copy = ir.Name(out)
+            if out in self.written:
+                copy = ir.Call("np.copy", (copy,))
+            elif out in self.lists:
+                copy = ir.Call("list", (copy,))
+            kept.append(ir.Assign(name, copy, origins))
+            mapping[out] = ir.Name(name)
+        return tuple(kept), ir.substitute(value, mapping)
+
     def run(self, preserve_result: bool, wrt: tuple) -> Adjoint:
         fn = self.fn
         self.views = _views(fn, self.registry)
@@ -965,7 +1001,12 @@ class _Reverse:
                 gradients.append(self.complete(w, state, ret.origins).ref)
         forward, backward = self.resolve_tape(body, tuple(self.backward))
         gradient = gradients[0] if len(gradients) == 1 else ir.Tuple(tuple(gradients))
-        value = ir.Tuple((ret.value, gradient)) if preserve_result else gradient
+        if preserve_result:
+            kept, output = self.keep_outputs(results, ret.value, ret.origins)
+            forward += kept
+            value = ir.Tuple((output, gradient))
+        else:
+            value = gradient
         # The first output is differentiated by default (a loss returned with
         # auxiliary values); other seeds weight the other outputs.
         params = fn.params + tuple(ir.Param(s, ir.Const(1.0 if i == 0 else 0.0))
@@ -975,6 +1016,16 @@ class _Reverse:
                                fn.docstring, mutable)
         return Adjoint(function, len(forward), wrt, seed, result, fn, self.grad_of,
                        tuple(zip(seeds, results)), frozenset(self.maybe))
+
+
+def _base_ref(state):
+    """The name a Grad state is held in (None for items)."""
+    if isinstance(state, Grad):
+        ref = state.ref
+        while isinstance(ref, ir.Subscript):
+            ref = ref.value
+        return ref if isinstance(ref, ir.Name) else None
+    return None
 
 
 def _items_expr(state: Items):

@@ -101,7 +101,7 @@ def outer(z, a, b):
     d[b] = np.reshape(np.ravel(a) @ d[z], np.shape(b))
 
 
-@adjoint(np.copy, methods="copy", linear="x")
+@adjoint(np.copy, methods="copy", linear="x", shape="like:x")
 def copy(y, x):
     # Generated code copies arrays it writes into (and the values it tapes).
     d[x] = d[y]
