@@ -6,6 +6,16 @@
 import numpy as np
 
 
+def in_dtype_of(g, x):
+    """``g`` in ``x``'s floating dtype: a gradient keeps its variable's
+    precision where NumPy promoted through float64 constants (integers are
+    promoted to float64)."""
+    dtype = np.result_type(x, 1.0)
+    if np.result_type(g) == dtype:
+        return g
+    return np.asarray(g, dtype=dtype)[()]
+
+
 def hvp_rnn_loss(x, W, U, h0, t_W, d_result=1.0):
     """Hessian-vector product of rnn_loss with respect to W.
 
@@ -151,4 +161,5 @@ def hvp_rnn_loss(x, W, U, h0, t_W, d_result=1.0):
     t_h_part_7 = t_h_tape.pop()
     h[0] = h_part_7
     t_h[0] = t_h_part_7
-    return t_d_W
+    t_in_dtype_of_d_W = in_dtype_of(t_d_W, W)
+    return t_in_dtype_of_d_W

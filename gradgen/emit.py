@@ -122,6 +122,16 @@ def function_source(emitted: EmittedFunction) -> str:
     return "\n".join(lines) + "\n"
 
 
+def modules_used(functions) -> list:
+    """The import lines the functions need: NumPy always, ``math`` when called."""
+    lines = ["import numpy as np"]
+    calls = {e.func for fn in functions for stmt in ir.flatten_stmts(fn.function.body)
+             for e in ir.walk(ir.Tuple(ir.stmt_exprs(stmt))) if isinstance(e, ir.Call)}
+    if any(name.startswith("math.") for name in calls):
+        lines.insert(0, "import math\n")
+    return lines
+
+
 def module_source(
     functions, registry: Registry, filename: str, version: str, command: str | None
 ) -> str:
@@ -132,9 +142,9 @@ def module_source(
     ]
     if command:
         header.append(f"# Regenerate with: {command}")
-    parts = ["\n".join(header) + "\n\nimport numpy as np"]
+    parts = ["\n".join(header) + "\n\n" + "\n".join(modules_used(functions))]
     parts += [registry.helpers[name].source for name in helpers_used(functions, registry)]
-    parts += [function_source(fn) for fn in functions]
+    parts += [getattr(fn, "source", None) or function_source(fn) for fn in functions]
     return format_source("\n\n\n".join(parts) + "\n")
 
 

@@ -202,7 +202,8 @@ class _Forward:
                     counts[name] = counts.get(name, 0) + 1
                     if inner is not stmt:
                         in_blocks.add(name)
-                if isinstance(inner, (_SETITEM, _PUSH)):  # arrays and tapes changed in place
+                if isinstance(inner, (_SETITEM, _PUSH, ir.Append, ir.ListPop)):
+                    # arrays, lists and tapes changed in place
                     in_blocks |= defined(inner) | {getattr(inner, "stack", "")}
         self.mutable = set(getattr(fn, "mutable", ())) | in_blocks
         self.mutable |= {n for n, k in counts.items() if k > 1 or (n in self.params and k)}
@@ -216,6 +217,7 @@ class _Forward:
         self.bases: dict = {}
         for name in wrt:
             self.tbase(name)
+        self.lists = _list_names(fn)
         self.active = self.activity()
         self.tangent_of: dict = {}
         self.tangent_ids: set = set()  # id() of the tangent statements emitted
@@ -253,6 +255,10 @@ class _Forward:
             return ir.Const(None)
         if isinstance(expr, ir.Call) and expr.func == "list" and not expr.args:
             return ir.Call("list")
+        if isinstance(expr, ir.Name) and expr.id in self.lists:
+            # A list (of gradients, in generated code): a list of zeros.
+            return ir.BinOp("*", ir.Call(ir.LIST_LITERAL, (ir.Const(0.0),)),
+                            ir.Call("len", (expr,)))
         return ir.Call("np.zeros_like", (expr,))
 
     def is_array(self, expr) -> bool:
@@ -292,6 +298,9 @@ class _Forward:
                 return [(dynamic_names(stmt.value, self.static_calls) | {stmt.target}, stmt.target)]
             elif isinstance(stmt, _PUSH):
                 return [(dynamic_names(stmt.value, self.static_calls) | {stmt.stack}, stmt.stack)]
+            elif isinstance(stmt, ir.Append):
+                return [(dynamic_names(stmt.value, self.static_calls) | {stmt.target},
+                         stmt.target)]
             return []
 
         flows = [edge for stmt in stmts for edge in edges(stmt)]
@@ -369,6 +378,13 @@ class _Forward:
             return self.setitem(stmt)
         if isinstance(stmt, _PUSH):
             return self.push(stmt)
+        if isinstance(stmt, ir.Append):
+            return self.append(stmt)
+        if isinstance(stmt, ir.ListPop):
+            if stmt.target not in self.active:
+                return [stmt]
+            return [stmt, *self.mark([ir.ListPop(self.tname(stmt.target),
+                                                 self.origins(stmt))])]
         if isinstance(stmt, _POP):
             return self.assign(ir.Assign(stmt.target, ir.Call(f"{stmt.stack}.pop"), stmt.origins))
         if blocks(stmt):
@@ -407,7 +423,10 @@ class _Forward:
             tvalue = (ir.Call(f"{self.tname(stack)}.pop") if stack in self.active
                       else self.zero_of(ir.Name(target)))
             return [stmt, *self.mark([ir.Assign(tvar, tvalue, origins)])]
-        if not self.carries(value) or not (dynamic_names(value, self.static_calls) & self.active):
+        literal = isinstance(value, ir.Tuple) or (isinstance(value, ir.Call)
+                                                  and value.func == ir.LIST_LITERAL)
+        if not literal and (not self.carries(value)
+                            or not dynamic_names(value, self.static_calls) & self.active):
             # a name assigned several times, active elsewhere: its tangent is 0 here
             plain = value in (ir.Const(None), ir.Call("list"))
             zero = self.zero_of(value if plain else ir.Name(target))
@@ -443,6 +462,16 @@ class _Forward:
             tvalue = self.zero_of(stmt.value)
         tstmt = dataclasses.replace(stmt, stack=self.define(stmt.stack), value=tvalue,
                                     origins=self.origins(stmt))
+        return [stmt, *self.mark([tstmt])]
+
+    def append(self, stmt) -> list:
+        """``xs.append(v)``: the tangent list gets ``v``'s tangent."""
+        if stmt.target not in self.active:
+            return [stmt]
+        tvalue = self.tangent(stmt.value)
+        if tvalue is None:
+            tvalue = self.zero_of(stmt.value)
+        tstmt = ir.Append(self.define(stmt.target), tvalue, self.origins(stmt))
         return [stmt, *self.mark([tstmt])]
 
     def tangent_value(self, value):
@@ -630,6 +659,31 @@ class _Forward:
         return None, False
 
 
+def _list_names(fn) -> set:
+    """Names that hold lists: appended to, popped, or bound to a list literal
+    (or a list times a length, as generated code builds lists of zeros)."""
+    found = set()
+    for stmt in flatten(fn.body):
+        if isinstance(stmt, (ir.Append, ir.ListPop)):
+            found.add(stmt.target)
+        elif isinstance(stmt, ir.Assign):
+            value = stmt.value
+            parts = (value.left, value.right) if isinstance(value, ir.BinOp) else (value,)
+            if any(isinstance(p, ir.Call) and p.func == ir.LIST_LITERAL for p in parts):
+                found.add(stmt.target)
+    changed = True
+    while changed:  # copies of lists, and a list built as `items * len(xs)`
+        changed = False
+        for stmt in flatten(fn.body):
+            if isinstance(stmt, ir.Assign) and stmt.target not in found and any(
+                    isinstance(p, ir.Name) and p.id in found for p in (
+                        (stmt.value.left, stmt.value.right) if isinstance(stmt.value, ir.BinOp)
+                        and stmt.value.op == "*" else (stmt.value,))):
+                found.add(stmt.target)
+                changed = True
+    return found
+
+
 def _replace_operands(value, rule: Rule, subs: dict):
     """The primitive call ``value`` with the arguments bound to the rule
     parameters in ``subs`` replaced: ``np.sum(x, axis=1)`` -> ``np.sum(t_x, axis=1)``."""
@@ -725,6 +779,9 @@ def anf(fn: ir.Function, static_calls: frozenset = BUILTIN_STATIC) -> ir.Functio
             elif isinstance(stmt, _PUSH):
                 out.append(dataclasses.replace(
                     stmt, value=atom(stmt.value, out, origins, stmt.stack)))
+            elif isinstance(stmt, ir.Append):
+                out.append(dataclasses.replace(
+                    stmt, value=atom(stmt.value, out, origins, stmt.target)))
             elif isinstance(stmt, _SETITEM):
                 value = atom(stmt.value, out, origins, stmt.target)
                 index = primitive(ir.Subscript(ir.Name(stmt.target), stmt.index), out,
@@ -857,10 +914,13 @@ def finish(tangent: Tangent, simplify_on: bool, shapes: dict, registry) -> ir.Fu
             function, n_forward = tangent.function, tangent.n_forward
         function, n_forward = rename.coalesce(function, n_forward)
         return dataclasses.replace(function, body=interleave(function.body, n_forward))
+    from gradgen.simplify import remove_dead_top_level
+
     function = tangent.function
     if simplify_on:
-        function = dataclasses.replace(function, body=_map_statements(function.body,
-                                                                      _lower_broadcasts))
+        body = _map_statements(function.body, _lower_broadcasts)
+        body, _ = remove_dead_top_level(body, ())
+        function = dataclasses.replace(function, body=body)
     function, _ = rename.coalesce(function, len(function.body))
     return function
 

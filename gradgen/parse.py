@@ -20,7 +20,8 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from gradgen.errors import InvalidSourceError, Location, UsageError
 
-NUMPY_MODULES = {"numpy": "np", "numpy.linalg": "np.linalg"}
+# The modules whose functions are primitives, and their canonical prefixes.
+NUMPY_MODULES = {"numpy": "np", "numpy.linalg": "np.linalg", "math": "math"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def _numpy_aliases(module: cst.Module) -> dict:
                     full = cst.Module(body=[]).code_for_node(alias.name)
                     if full in NUMPY_MODULES:
                         local = alias.asname.name.value if alias.asname else full.split(".")[0]
-                        aliases[local] = NUMPY_MODULES[full] if alias.asname else "np"
+                        aliases[local] = (NUMPY_MODULES[full] if alias.asname
+                                          else NUMPY_MODULES[full.split(".")[0]])
             elif isinstance(small, cst.ImportFrom) and small.module is not None:
                 full = cst.Module(body=[]).code_for_node(small.module)
                 if full in NUMPY_MODULES and not isinstance(small.names, cst.ImportStar):

@@ -991,14 +991,18 @@ class _Reverse:
         for stmt in reversed(body):
             self.reverse_statement(stmt)
         gradients = []
+        widens = _fixed_dtypes(fn, self.registry)
         for w in wrt:
             state = self.state.get(w)
             if isinstance(state, Grad) and state.exact:
-                gradients.append(state.ref)
+                ref = state.ref
             else:
                 if isinstance(state, Items):
                     state = self.as_list(w, state, ret.origins)
-                gradients.append(self.complete(w, state, ret.origins).ref)
+                ref = self.complete(w, state, ret.origins).ref
+            if widens and w not in self.seq_vars:
+                ref = ir.Call("in_dtype_of", (ref, ir.Name(w)))
+            gradients.append(ref)
         forward, backward = self.resolve_tape(body, tuple(self.backward))
         gradient = gradients[0] if len(gradients) == 1 else ir.Tuple(tuple(gradients))
         if preserve_result:
@@ -1026,6 +1030,22 @@ def _base_ref(state):
             ref = ref.value
         return ref if isinstance(ref, ir.Name) else None
     return None
+
+
+def _fixed_dtypes(fn: ir.Function, registry: Registry) -> bool:
+    """Whether ``fn`` makes values of a dtype of their own (``np.ones((2, 3))``,
+    ``np.log(0.25)``): NumPy then promotes float32 inputs through float64, and
+    the gradients are brought back to their variables' dtypes."""
+    for stmt in ir.flatten_stmts(fn.body):
+        value = getattr(stmt, "value", None)
+        if not isinstance(value, ir.Call) or value.kwarg("dtype") is not None:
+            continue
+        if registry.shape_family(value.func) == "constructor":
+            return True
+        if value.func.startswith("np.") and all(
+                isinstance(a, ir.Const) for a in (*value.args, *(v for _, v in value.kwargs))):
+            return True
+    return False
 
 
 def _items_expr(state: Items):

@@ -8,9 +8,12 @@ import operator  # noqa: F401  (rule files refer to operator.add etc.)
 
 from .helpers import (  # noqa: F401
     checked_seed,
+    in_dtype_of,
     matmul_grad_a,
     matmul_grad_b,
     add_lists,
+    reconcatenate,
+    restack,
     unbroadcast,
     unconcatenate,
     unindex,

@@ -9,15 +9,21 @@ bilinear.  An argument that gives only a shape is stated ``d[x] = 0``.
 import numpy as np
 
 from .contract import (
+    add_lists,
     adjoint,
     checked_seed,
     d,
+    in_dtype_of,
     matmul_grad_a,
     matmul_grad_b,
     nondifferentiable,
+    reconcatenate,
+    restack,
     unbroadcast,
+    unconcatenate,
     unindex,
     unreduce,
+    unstack,
 )
 
 # Slices of generated indices.
@@ -75,3 +81,31 @@ def checked_seed_grad(y, seed, output, function):
     # The seed itself, once checked: the identity in the seed.
     d[seed] = d[y]
     d[output] = 0  # the output gives only a shape
+
+
+@adjoint(add_lists, linear=("a", "b"), test=dict(skip="takes lists: tested by the fuzzer's "
+                                                     "lists in every mode"))
+def add_lists_grad(y, a, b):
+    d[a] = d[y]
+    d[b] = d[y]
+
+
+@adjoint(unstack, linear="g", static="axis",
+         test=dict(skip="returns a list: tested by the fuzzer's lists in every mode"))
+def unstack_grad(y, g, arrays, axis=0):
+    d[g] = restack(d[y], g, axis)
+    d[arrays] = 0  # the arrays give only shapes
+
+
+@adjoint(unconcatenate, linear="g", static="axis",
+         test=dict(skip="returns a list: tested by the fuzzer's lists in every mode"))
+def unconcatenate_grad(y, g, arrays, axis=0):
+    d[g] = reconcatenate(d[y], arrays, axis)
+    d[arrays] = 0  # the arrays give only shapes
+
+
+@adjoint(in_dtype_of, shape="like:g", linear="g",
+         test=dict(shapes=[("3", "3"), ("", "")]))
+def in_dtype_of_grad(y, g, x):
+    d[g] = in_dtype_of(d[y], g)
+    d[x] = 0  # x gives only a dtype

@@ -97,3 +97,26 @@ def checked_seed(seed, output, function):
             "of the output's shape (that gives the vector-Jacobian product)"
         )
     return seed
+
+
+def restack(grads, g, axis=0):
+    """The gradient of ``unstack(g, ...)``: the pieces' gradients stacked back
+    along ``axis``, a zero (0.0) piece as zeros of its piece's shape."""
+    pieces = np.moveaxis(np.zeros_like(g), axis, 0)
+    return np.stack([piece + grad for piece, grad in zip(pieces, grads)], axis)
+
+
+def reconcatenate(grads, arrays, axis=0):
+    """The gradient of ``unconcatenate(g, arrays, axis)``: the pieces'
+    gradients joined back, a zero (0.0) piece as zeros of its array's shape."""
+    return np.concatenate([np.zeros_like(a) + grad for a, grad in zip(arrays, grads)], axis)
+
+
+def in_dtype_of(g, x):
+    """``g`` in ``x``'s floating dtype: a gradient keeps its variable's
+    precision where NumPy promoted through float64 constants (integers are
+    promoted to float64)."""
+    dtype = np.result_type(x, 1.0)
+    if np.result_type(g) == dtype:
+        return g
+    return np.asarray(g, dtype=dtype)[()]

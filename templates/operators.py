@@ -8,6 +8,8 @@ Broadcasting is undone by the constructor (``unbroadcast``), and forward
 mode uses the same partials.
 """
 
+import math
+
 import numpy as np
 
 from .contract import (
@@ -44,6 +46,10 @@ def pow(z, x, y):
             d[x] = 0
     else:
         d[x] = unbroadcast(d[z] * y * x ** np.where(y == 0, 1.0, y - 1), x)
+    if constant(x) and x > 0:
+        # math.log gives a Python float, which keeps y's precision.
+        d[y] = unbroadcast(d[z] * z * math.log(x), y)
+    else:
         d[y] = unbroadcast(d[z] * z * np.log(np.where(x == 0, 1.0, x)), y)
 
 

@@ -24,6 +24,7 @@ Entries without one get the default of their family.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -144,7 +145,7 @@ def _case(primitive, order, names, shape_case, kwargs, domain, rng):
     args = [_sample(rng, _dims(s), domain.get(n, "any") if isinstance(domain, Mapping) else domain)
             for n, s in zip(names, shape_case)]
     call = _expression(primitive, _arguments(order, names, kwargs), names)
-    namespace: dict = {"np": np}
+    namespace: dict = {"np": np, "math": math}
     for helper in HELPERS.values():  # generated code's helpers are primitives too
         exec(helper.source, namespace)
     try:
@@ -161,7 +162,7 @@ def _case(primitive, order, names, shape_case, kwargs, domain, rng):
             break
         needed |= more
     helpers = "".join("\n\n" + HELPERS[name].source for name in HELPERS if name in needed)
-    source = (f"import numpy as np\n{helpers}\n\ndef loss({params}):\n"
+    source = (f"import math\n\nimport numpy as np\n{helpers}\n\ndef loss({params}):\n"
               f"    return np.sum({call} * u)\n")
     label = f"{primitive}[{','.join(shape_case)}]{kwargs or ''}"
     annotations = {n: s for n, s in zip(names, shape_case)}

@@ -56,7 +56,6 @@ def hvp_power_loop(x, n, t_x, d_result=1.0):
         t_d_y = t_d_sin_y * cos_y + t_cos_y * d_sin_y
         sin_y = sin_y_tape.pop()
         t_sin_y = t_sin_y_tape.pop()
-    # Grad of: y = x
-    d_x = d_x + d_y
+    # Tangent of grad of: y = x
     t_d_x = t_d_x + t_d_y
     return t_d_x

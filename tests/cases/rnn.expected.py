@@ -5,6 +5,16 @@
 import numpy as np
 
 
+def in_dtype_of(g, x):
+    """``g`` in ``x``'s floating dtype: a gradient keeps its variable's
+    precision where NumPy promoted through float64 constants (integers are
+    promoted to float64)."""
+    dtype = np.result_type(x, 1.0)
+    if np.result_type(g) == dtype:
+        return g
+    return np.asarray(g, dtype=dtype)[()]
+
+
 def grad_rnn_loss(x, W, U, h0, d_result=1.0):
     """Gradient of rnn_loss with respect to W, U.
 
@@ -64,4 +74,4 @@ def grad_rnn_loss(x, W, U, h0, d_result=1.0):
     # Grad of: h[0] = h0
     d_h[0] = 0.0
     h[0] = h_tape.pop()
-    return d_W, d_U
+    return in_dtype_of(d_W, W), in_dtype_of(d_U, U)
