@@ -292,7 +292,7 @@ class _Reverse:
         self.grad_of[name] = var
         if not exact:
             self.maybe.add(name)
-        return Grad(ir.Name(name), exact, owned)
+        return Grad(ir.Name(name), exact, owned and _fresh(value))
 
     # -- zeros and completion
     def placeholder(self, var: str) -> bool:
@@ -342,8 +342,7 @@ class _Reverse:
             value = term.expr
             if term.view:
                 value = ir.Call("np.copy", (value,))
-            self.state[var] = self.bind(var, value, term.exact, not isinstance(value, ir.Name),
-                                        origins)
+            self.state[var] = self.bind(var, value, term.exact, _fresh(value), origins)
             return
         if self.add_in_place(current, term, origins):
             return
@@ -1020,6 +1019,18 @@ class _Reverse:
                                fn.docstring, mutable)
         return Adjoint(function, len(forward), wrt, seed, result, fn, self.grad_of,
                        tuple(zip(seeds, results)), frozenset(self.maybe))
+
+
+_FRESH_CALLS = frozenset({"np.zeros_like", "np.copy", "np.zeros", ir.LIST_LITERAL, "list"})
+
+
+def _fresh(value) -> bool:
+    """Whether ``value`` is an array no other name holds: arithmetic makes a
+    new one; a helper may hand back its argument (``unbroadcast(g, x)`` is
+    ``g`` when nothing was broadcast), a reshape may be a view."""
+    if isinstance(value, (ir.BinOp, ir.UnaryOp)):
+        return True
+    return isinstance(value, ir.Call) and value.func in _FRESH_CALLS
 
 
 def _base_ref(state):

@@ -40,6 +40,7 @@ def grad_rnn_list(x, W, U, h0, d_result=1.0):
     d_U = np.zeros_like(U)
     d_W = np.zeros_like(W)
     d_h = np.zeros_like(h)
+    d_hs = list(d_hs)
     for t in reversed(range(x.shape[0])):
         # Grad of: hs.append(h)
         d_h = d_h + d_hs.pop()
