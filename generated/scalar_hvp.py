@@ -45,12 +45,9 @@ def hvp_sin_plus_xy(x, y, t_x, t_y, d_result=1.0):
     # Grad of: return np.sin(x) + x * y
     d_result = checked_seed(d_result, result, "sin_plus_xy")
     d_sin_x = unbroadcast(d_result, x)
-    cos_x = np.cos(x)
-    t_d_result = np.zeros_like(d_result)
-    t_d_sin_x = unbroadcast(t_d_result, x)
-    t_d_result_times_y = t_d_result * y + t_y * d_result
+    t_d_result_times_y = t_y * d_result
     t_cos_x = -(t_x * sin_x)
-    t_d_result_times_x = t_d_result * x + t_x * d_result
-    return unbroadcast(t_d_result_times_y, x) + (
-        t_d_sin_x * cos_x + t_cos_x * d_sin_x
-    ), unbroadcast(t_d_result_times_x, y)
+    t_d_result_times_x = t_x * d_result
+    return unbroadcast(t_d_result_times_y, x) + t_cos_x * d_sin_x, unbroadcast(
+        t_d_result_times_x, y
+    )

@@ -277,6 +277,41 @@ class _Forward:
         primitive = primitive_of(value)
         return primitive not in self.registry.nondifferentiable
 
+    def flow_sources(self, value) -> set:
+        """The names a tangent flows from into ``value``: for a primitive, only
+        its arguments the rule differentiates (``d[arrays] = 0`` in
+        ``unconcatenate``'s rule: the arrays give shapes, not values)."""
+        primitive = primitive_of(value)
+        rule = self.registry.rule(primitive) if primitive else None
+        if rule is None or isinstance(value, ir.Name):
+            return dynamic_names(value, self.static_calls)
+        args, kwargs = primitive_args(value)
+        try:
+            env = bind(rule, args, kwargs, ir.Name("_"), _refuse)
+        except _Unbindable:
+            return dynamic_names(value, self.static_calls)  # refused where it is met
+        inert = _stated_zeros(rule.body) - self.flowing(primitive, rule)
+        return set().union(*(dynamic_names(env[p], self.static_calls)
+                             for p in rule.params if p in env and p not in inert))
+
+    def flowing(self, primitive: str, rule: Rule) -> set:
+        """The parameters whose tangents reach the result."""
+        linearity = self.registry.tangents.get(primitive)
+        return set(linearity.args) if linearity is not None else _flowing_params(rule.body)
+
+    def check_covered(self, primitive: str, rule: Rule, stmt, env: dict) -> None:
+        """Fail closed, as the reverse pass does: an active argument the rule
+        neither differentiates nor states a zero for is refused."""
+        covered = self.flowing(primitive, rule) | _stated_zeros(rule.body)
+        for param in rule.params:
+            if param in covered or param not in env:
+                continue
+            if dynamic_names(env[param], self.static_calls) & self.active:
+                self.fail(stmt, f"{primitive} has no tangent with respect to its argument "
+                                f"{param!r}, which depends on the differentiated inputs "
+                                f"(rule {rule.name}, {rule.where})",
+                          "make that argument a constant, or add a rule that differentiates it")
+
     def activity(self) -> set:
         """Names that depend on ``wrt`` (varied) and reach the output (useful)."""
         stmts = list(flatten(self.fn.body))
@@ -291,7 +326,7 @@ class _Forward:
                 if stack is not None:
                     return [({stack}, stmt.target)]
                 if self.carries(stmt.value):
-                    return [(dynamic_names(stmt.value, self.static_calls), stmt.target)]
+                    return [(self.flow_sources(stmt.value), stmt.target)]
             elif isinstance(stmt, _POP):
                 return [({stmt.stack}, stmt.target)]
             elif isinstance(stmt, _SETITEM):
@@ -498,6 +533,7 @@ class _Forward:
                       "add a rule with @adjoint in a rule file (see templates/README.md)",
                       UnknownPrimitiveError)
         env = self.bind(rule, stmt, result)
+        self.check_covered(primitive, rule, stmt, env)
         linearity = self.registry.tangents.get(primitive)
         if linearity is not None:
             return [], self.apply_linear(linearity, rule, stmt, env, result)
@@ -657,6 +693,30 @@ class _Forward:
                 return ir.Call("np.reshape", (t, ir.Call("np.shape", (result,)))), False
         cannot(f"{ir.to_source(expr)} is not a form gradgen transposes")
         return None, False
+
+
+class _Unbindable(Exception):
+    pass
+
+
+def _refuse(message):
+    raise _Unbindable(message)
+
+
+def _flowing_params(body, zero: bool = False) -> set:
+    """The parameters a rule gives a gradient other than a stated zero (or,
+    with ``zero``, a stated zero)."""
+    found = set()
+    for t in body:
+        if isinstance(t, TGrad) and (t.value in (ir.Const(0), ir.Const(0.0))) == zero:
+            found.add(t.param)
+        elif isinstance(t, TIf):
+            found |= _flowing_params(t.body, zero) | _flowing_params(t.orelse, zero)
+    return found
+
+
+def _stated_zeros(body) -> set:
+    return _flowing_params(body, zero=True)
 
 
 def _list_names(fn) -> set:

@@ -953,11 +953,12 @@ class _Reverse:
         in a name of its own (a copy, for an array written in place)."""
         kept, mapping = [], {}
         for out in dict.fromkeys(results):
-            if out not in self.mutable and out not in self.written and out not in self.lists:
+            viewed = out in self.written or bool(self.views.get(out))
+            if out not in self.mutable and not viewed and out not in self.lists:
                 continue
             name = self.namer.fresh(f"{version_base(out)}_value")
             copy = ir.Name(out)
-            if out in self.written:
+            if viewed:  # written in place, or a view of an array that is
                 copy = ir.Call("np.copy", (copy,))
             elif out in self.lists:
                 copy = ir.Call("list", (copy,))
@@ -991,6 +992,8 @@ class _Reverse:
             self.reverse_statement(stmt)
         gradients = []
         widens = _fixed_dtypes(fn, self.registry)
+        rebound = {s.target for s in ir.flatten_stmts(body) if isinstance(s, ir.Assign)}
+        entry_values = []  # a parameter the function rebinds: its dtype as passed
         for w in wrt:
             state = self.state.get(w)
             if isinstance(state, Grad) and state.exact:
@@ -1000,9 +1003,14 @@ class _Reverse:
                     state = self.as_list(w, state, ret.origins)
                 ref = self.complete(w, state, ret.origins).ref
             if widens and w not in self.seq_vars:
-                ref = ir.Call("in_dtype_of", (ref, ir.Name(w)))
+                like = w
+                if w in rebound:
+                    like = self.namer.fresh(f"{w}_in")
+                    entry_values.append(ir.Assign(like, ir.Name(w), ret.origins))
+                ref = ir.Call("in_dtype_of", (ref, ir.Name(like)))
             gradients.append(ref)
         forward, backward = self.resolve_tape(body, tuple(self.backward))
+        forward = (*entry_values, *forward)
         gradient = gradients[0] if len(gradients) == 1 else ir.Tuple(tuple(gradients))
         if preserve_result:
             kept, output = self.keep_outputs(results, ret.value, ret.origins)
@@ -1047,16 +1055,37 @@ def _fixed_dtypes(fn: ir.Function, registry: Registry) -> bool:
     """Whether ``fn`` makes values of a dtype of their own (``np.ones((2, 3))``,
     ``np.log(0.25)``): NumPy then promotes float32 inputs through float64, and
     the gradients are brought back to their variables' dtypes."""
+    constants = _constant_names(fn)
     for stmt in ir.flatten_stmts(fn.body):
         value = getattr(stmt, "value", None)
         if not isinstance(value, ir.Call) or value.kwarg("dtype") is not None:
             continue
         if registry.shape_family(value.func) == "constructor":
             return True
-        if value.func.startswith("np.") and all(
-                isinstance(a, ir.Const) for a in (*value.args, *(v for _, v in value.kwargs))):
+        if value.func.startswith("np.") and ir.names_in(value) <= constants:
             return True
     return False
+
+
+def _constant_names(fn: ir.Function) -> set:
+    """Names every assignment of which computes from literals alone
+    (``items = [3.0, 0.25]``): NumPy gives such values its default dtype."""
+    assigned: dict = {}
+    for stmt in ir.flatten_stmts(fn.body):
+        target = getattr(stmt, "target", None)
+        if isinstance(target, str):
+            assigned.setdefault(target, []).append(
+                stmt.value if isinstance(stmt, ir.Assign) else None)
+    params = {p.name for p in fn.params}
+    constants = {n for n, values in assigned.items() if n not in params and None not in values}
+    changed = True
+    while changed:  # drop names computed from names that are not constants
+        changed = False
+        for name in list(constants):
+            if any(not ir.names_in(v) <= constants for v in assigned[name]):
+                constants.discard(name)
+                changed = True
+    return constants
 
 
 def _items_expr(state: Items):

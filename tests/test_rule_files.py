@@ -107,3 +107,30 @@ def test_bundled_files_may_not_declare_a_primitive_twice(tmp_path, monkeypatch):
             rules_module.load_registry()
     finally:
         rules_module.load_registry.cache_clear()
+
+
+LDEXP_RULES = '''\
+import numpy as np
+
+
+@adjoint(np.ldexp)
+def ldexp(y, x1, x2):
+    d[x1] = d[y] * 2.0 ** x2
+'''
+LDEXP_SOURCE = '''\
+import numpy as np
+
+
+def f(x, e):
+    return np.sum(np.ldexp(x, e))
+'''
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "hvp"])
+def test_an_argument_a_rule_does_not_differentiate_is_refused_in_every_mode(tmp_path, mode):
+    path = tmp_path / "ldexp_rules.py"
+    path.write_text(LDEXP_RULES)
+    # x1 alone is fine; x2 has no rule, and a zero would be a silent lie.
+    gradgen.source_from_text(LDEXP_SOURCE, "f", mode=mode, wrt=("x",), rules=[path])
+    with pytest.raises(gradgen.GradgenError, match="argument 'x2'"):
+        gradgen.source_from_text(LDEXP_SOURCE, "f", mode=mode, wrt=("e",), rules=[path])
