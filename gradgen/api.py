@@ -257,18 +257,31 @@ def compile_module(module_source: str, filename: str = "<gradgen>") -> dict[str,
 
 
 def grad(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
-         simplify: bool = True, shapes: Shapes = None, rules: Rules = None
-         ) -> Callable[..., Any]:
+         simplify: bool = True, shapes: Shapes = None, rules: Rules = None,
+         specialize: bool = True) -> Callable[..., Any]:
     """The gradient of ``func`` as a callable.
 
     The callable takes ``func``'s parameters plus a trailing output seed
     (default ``1.0``) and returns the gradient: one value for one ``wrt``, a
     tuple in ``wrt`` order for several; ``(value, gradient)`` with
     ``preserve_result=True``.
+
+    Without ``shapes``, each call whose arguments have shapes not seen
+    before runs a version generated for them (see :mod:`gradgen.specialize`;
+    ``specialize=False`` keeps the generic code only).
     """
     text = source(func, wrt, preserve_result, simplify, shapes, rules=rules)
-    namespace = compile_module(text, f"<gradient of {func.__name__}>")
-    return namespace[gradient_name(func.__name__)]
+    generic = compile_module(text, f"<gradient of {func.__name__}>")[gradient_name(func.__name__)]
+    if shapes is not None or not specialize or not simplify:
+        return generic
+
+    def generate(found: dict) -> Callable[..., Any]:
+        version = source(func, wrt, preserve_result, simplify, found, rules=rules)
+        return compile_module(version, f"<gradient of {func.__name__}, shapes {found}>")[
+            gradient_name(func.__name__)]
+
+    params = list(inspect.signature(func).parameters)
+    return _specialised(generic, params, func.__name__, generate)
 
 
 def grad_from_source(
@@ -280,11 +293,28 @@ def grad_from_source(
     shapes: Shapes = None,
     filename: str = "<string>",
     rules: Rules = None,
+    specialize: bool = True,
 ) -> Callable[..., Any]:
     """Like :func:`grad`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
                               rules=rules)
-    return compile_module(module)[gradient_name(function)]
+    generic = compile_module(module)[gradient_name(function)]
+    if shapes is not None or not specialize or not simplify:
+        return generic
+
+    def generate(found: dict) -> Callable[..., Any]:
+        version = source_from_text(text, function, wrt, preserve_result, simplify, found,
+                                   filename, rules=rules)
+        return compile_module(version)[gradient_name(function)]
+
+    return _specialised(generic, parameters(text, function) or [], function, generate)
+
+
+def _specialised(generic: Callable[..., Any], params: list[str], function: str,
+                 generate: Callable[[dict], Callable[..., Any]]) -> Callable[..., Any]:
+    from gradgen.specialize import dispatcher
+
+    return dispatcher(generic, params, generate, gradient_name(function))
 
 
 # ---------------------------------------------------------------- other modes
