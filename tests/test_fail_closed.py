@@ -274,6 +274,18 @@ def f(x):
     assert error.location is not None and error.location.line == 4
 
 
+@pytest.mark.parametrize("body", [
+    "def f(x, params):\n    return np.sum(x * params['w'] + params['b'])\n",
+    "def f(x, params):\n    w = params[\"w\"]\n    return np.sum(x * w)\n",
+])
+def test_a_string_index_is_refused_not_run_as_array_indexing(body):
+    # A dict argument was indexed as an array in the generated code (a crash
+    # inside it); a dict is not an array, and gradgen refuses it at the index.
+    error = _refusal(body)
+    assert "indexing with a string" in error.message
+    assert error.location is not None and error.location.line == 3
+
+
 def test_an_unknown_primitive_is_refused_even_where_shapes_make_it_look_inactive():
     error = _refusal("""
 def f(x):
