@@ -370,3 +370,26 @@ def test_an_active_argument_a_rule_does_not_differentiate_is_refused(tmp_path):
     error = _refusal(body, wrt=(0, 1), rules=[rules])
     assert "'x2'" in error.message and "my_rules.py" in error.message
     assert error.location is not None and error.location.line == 3
+
+
+KEYWORD_ONLY = """
+def f(x, w, *, lam=0.1):
+    return np.sum(x * w) + lam * np.sum(w ** 2)
+"""
+
+
+@pytest.mark.parametrize("mode, header", [
+    ("reverse", "def grad_f(x, w, d_result=1.0, *, lam=0.1):"),
+    ("forward", "def jvp_f(x, w, t_w, *, lam=0.1):"),
+    ("callback", "def vjp_f(x, w, *, lam=0.1):"),
+    ("hvp", "def hvp_f(x, w, t_w, d_result=1.0, *, lam=0.1):"),
+])
+def test_keyword_only_parameters_stay_keyword_only(mode, header):
+    # Dropping the * made a positional seed land in lam.
+    text = gradgen.source_from_text(_source(KEYWORD_ONLY), "f", wrt="w", mode=mode)
+    assert header in text
+    grad = gradgen.grad_from_source(_source(KEYWORD_ONLY), "f", wrt="w")
+    x, w = np.array([0.5, 1.0]), np.array([0.2, -0.3])
+    np.testing.assert_allclose(grad(x, w, 2.0, lam=0.5), 2.0 * (x + 2 * 0.5 * w))
+    with pytest.raises(TypeError):
+        grad(x, w, 2.0, 0.5)
