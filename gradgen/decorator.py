@@ -244,7 +244,8 @@ def _key(func, options: Options) -> tuple[str, str, str]:
     else:
         name = func.__name__
         filename = api._display_path(func.__code__.co_filename)
-        parts = ("lines", filename, "\n".join(api._numpy_imports(func)), lines)
+        parts = ("lines", filename,
+                 "\n".join(api._numpy_imports(func) + api.constant_lines(func)), lines)
     extra = parts[:-1] + _rule_files(options)
     return cache.make_key(parts[-1], options, extra=extra), name, filename
 

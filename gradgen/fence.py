@@ -375,7 +375,8 @@ def _check_name(name: cst.Name, root, defined, parsed, fail):
     if isinstance(parent, cst.Call) and parent.func is name:
         return  # builtins like len(), checked as calls
     fail(name, f"name {value!r} is not defined in the function",
-         "pass it as a parameter, or assign it inside the function before use")
+         "pass it as a parameter, or assign it inside the function before use "
+         "(module-level numbers and small arrays assigned once are read as constants)")
 
 
 def _find(node, node_type):
