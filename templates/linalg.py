@@ -53,9 +53,11 @@ def moveaxis(y, x, source, destination):
          test=dict(shapes=[("3 3",), ("2 3",), ("2 3 4",)],
                    static=dict(offset=[0, 1, -1], axis2=[1, 2])))
 def trace(y, x, offset=0, axis1=0, axis2=1):
-    # d[y] on the offset diagonal of the (axis1, axis2) planes.
+    # d[y] on the offset diagonal of the (axis1, axis2) planes (times ones
+    # like y: a seed given as a Python float keeps y's dtype).
     eye = np.eye(np.shape(x)[axis1], np.shape(x)[axis2], offset, dtype=y.dtype)
-    d[x] = np.moveaxis(np.expand_dims(d[y], (-2, -1)) * eye, (-2, -1), (axis1, axis2))
+    g = np.expand_dims(d[y] * np.ones_like(y), (-2, -1))
+    d[x] = np.moveaxis(g * eye, (-2, -1), (axis1, axis2))
 
 
 @adjoint(np.diagonal, methods="diagonal", view=True, linear="x",
@@ -240,23 +242,27 @@ def solve_tangent(x, a, b):
 
 
 @adjoint(np.linalg.cholesky, shape="like:x",
-         test=dict(shapes=[("3 3",), ("2 3 3",)], build=dict(x="x @ np.swapaxes(x, -1, -2) + 3 * np.eye(3, dtype=x.dtype)")),
-         note="the input is taken as symmetric: the gradient is symmetric (NumPy reads the "
-              "lower triangle)")
+         test=dict(shapes=[("3 3",), ("2 3 3",)],
+                   build=dict(x="x @ np.swapaxes(x, -1, -2) + 3 * np.eye(3, dtype=x.dtype)")),
+         note="NumPy reads only the lower triangle of x: the gradient is that of the lower "
+              "triangle (zero above the diagonal)")
 def cholesky(y, x):
-    # Murray (2016): with phi the lower triangle with its diagonal halved,
-    # d[x] = sym(inv(L).T @ phi(L.T @ d[L]) @ inv(L)).
+    # Murray (2016): with phi the lower triangle with its diagonal halved, and
+    # s = inv(L).T @ phi(L.T @ d[L]) @ inv(L), the gradient with respect to a
+    # symmetric input is sym(s); NumPy reads x's lower triangle, whose
+    # entries below the diagonal stand for two entries of the matrix.
     half = np.tril(np.ones_like(y)) - 0.5 * np.eye(np.shape(y)[-1], dtype=y.dtype)
     linv = np.linalg.inv(y)
     s = np.swapaxes(linv, -1, -2) @ ((np.swapaxes(y, -1, -2) @ d[y]) * half) @ linv
-    d[x] = 0.5 * (s + np.swapaxes(s, -1, -2))
+    d[x] = np.tril(s + np.swapaxes(s, -1, -2), -1) + s * np.eye(np.shape(y)[-1], dtype=y.dtype)
 
 
 @tangent(np.linalg.cholesky)
 def cholesky_tangent(y, x):
+    # The symmetric matrix NumPy reads from x's lower triangle, differentiated.
     half = np.tril(np.ones_like(y)) - 0.5 * np.eye(np.shape(y)[-1], dtype=y.dtype)
     linv = np.linalg.inv(y)
-    sym = 0.5 * (t[x] + np.swapaxes(t[x], -1, -2))
+    sym = np.tril(t[x]) + np.swapaxes(np.tril(t[x], -1), -1, -2)
     t[y] = y @ ((linv @ sym @ np.swapaxes(linv, -1, -2)) * half)
 
 
