@@ -12,6 +12,8 @@ Where a primitive's tangent comes from (``templates/forward_rules.py``):
 
 * ``linear``/``multilinear`` declarations: the primitive itself, applied to
   the tangents (``np.sum(t_x, axis=1)``, ``t_a @ b + a @ t_b``);
+* an explicit ``@tangent`` rule (``t[y] = ...`` from the arguments'
+  tangents, inactive ones a symbolic zero folded away: :meth:`_Forward.explicit`);
 * otherwise its reverse rule, transposed by :func:`_Forward.transpose`: a
   reverse rule is a linear map from ``d[y]`` to ``d[x]`` (products by
   partials, ``unbroadcast``, ``unreduce``, ``matmul_grad_*``...); its
