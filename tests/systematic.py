@@ -15,7 +15,11 @@ A test signature is a dict:
 * ``static``: parameter -> list of literal values (every combination runs);
 * ``fixed``: parameter -> a literal passed in every case;
 * ``domain``: "any", "positive", "negative", "unit" (inside (-1, 1)),
-  "gt1" or "nonzero", for every argument or per parameter (a dict);
+  "gt1", "nonzero" or "invertible" (matrices near the identity, full rank
+  and well conditioned), for every argument or per parameter (a dict);
+* ``build``: parameter -> an expression of it that the loss passes instead
+  (``"x @ x.T + 3 * np.eye(3)"``: a symmetric positive definite matrix,
+  so that finite differences stay in the primitive's domain);
 * ``skip``: why the entry is tested elsewhere instead.
 
 Entries without one get the default of their family.
@@ -66,6 +70,8 @@ def _sample(rng, shape, domain):
         value = 1.0 + size
     elif domain == "negative":
         value = -size
+    elif domain == "invertible":
+        value = rng.standard_normal(shape) * 0.3 + np.eye(*shape[-2:])
     elif domain == "nonzero":
         value = size * rng.choice([-1.0, 1.0], size=shape)
     else:
@@ -124,27 +130,32 @@ def cases(primitive: str, entry) -> list:
             if "axis" in kwargs and kwargs["axis"] is not None and ndim == 0:
                 continue
             kwargs.update(dict(test.get("fixed", {})))
-            found.append(_case(primitive, rule.params, names, shape_case, kwargs, domain, rng))
+            found.append(_case(primitive, rule.params, names, shape_case, kwargs, domain, rng,
+                               dict(test.get("build", {}))))
     return [c for c in found if c is not None]
 
 
-def _arguments(order, names, kwargs) -> str:
+def _arguments(order, names, kwargs, build=None) -> str:
     """The call's arguments in the rule's order: positional until the first
-    one given by keyword (NumPy's ufuncs take no keywords for their inputs)."""
+    one given by keyword (NumPy's ufuncs take no keywords for their inputs);
+    ``build`` gives the expressions passed instead of some parameters."""
     parts, keyword = [], False
+    build = build or {}
     for param in order:
         if param in kwargs:
             parts.append(f"{param}={kwargs[param]!r}")
             keyword = True
         elif param in names:
-            parts.append(f"{param}={param}" if keyword else param)
+            value = build.get(param, param)
+            parts.append(f"{param}={value}" if keyword else value)
     return ", ".join(parts)
 
 
-def _case(primitive, order, names, shape_case, kwargs, domain, rng):
+def _case(primitive, order, names, shape_case, kwargs, domain, rng, build=None):
     args = [_sample(rng, _dims(s), domain.get(n, "any") if isinstance(domain, Mapping) else domain)
             for n, s in zip(names, shape_case)]
-    call = _expression(primitive, _arguments(order, names, kwargs), names)
+    shown = [(build or {}).get(n, n) for n in names]
+    call = _expression(primitive, _arguments(order, names, kwargs, build), shown)
     namespace: dict = {"np": np, "math": math}
     for helper in HELPERS.values():  # generated code's helpers are primitives too
         exec(helper.source, namespace)
