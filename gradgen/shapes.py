@@ -73,12 +73,22 @@ def broadcast(a, b):
     return tuple(dims)
 
 
+STATIC_NAMES = {"np.inf": float("inf"), "np.nan": float("nan")}
+
+
 def static_value(expr):
-    """The Python value of a literal expression, or raise ValueError."""
+    """The Python value of a literal expression (``np.inf`` and ``-np.inf``
+    included, as in ``ord=np.inf``), or raise ValueError."""
     if isinstance(expr, ir.Const):
         return expr.value
     if isinstance(expr, ir.Tuple):
         return tuple(static_value(e) for e in expr.elts)
+    if isinstance(expr, ir.Name) and expr.id in STATIC_NAMES:
+        return STATIC_NAMES[expr.id]
+    if isinstance(expr, ir.UnaryOp) and expr.op == "-":
+        value = static_value(expr.operand)
+        if type(value) in (int, float):
+            return -value
     raise ValueError("not a literal")
 
 

@@ -16,7 +16,11 @@ A test signature is a dict:
 * ``fixed``: parameter -> a literal passed in every case;
 * ``domain``: "any", "positive", "negative", "unit" (inside (-1, 1)),
   "gt1" or "nonzero", for every argument or per parameter (a dict);
+* ``exclude``: a list of dicts of static values: combinations that match one
+  are not generated (a static case the rule refuses, tested elsewhere);
 * ``skip``: why the entry is tested elsewhere instead.
+
+Infinite floats (``1e999`` in a signature) are written ``np.inf``.
 
 Entries without one get the default of their family.
 """
@@ -123,9 +127,24 @@ def cases(primitive: str, entry) -> list:
                 continue
             if "axis" in kwargs and kwargs["axis"] is not None and ndim == 0:
                 continue
+            if any(all(k in kwargs and kwargs[k] == v for k, v in dict(ex).items())
+                   for ex in test.get("exclude", ())):
+                continue
             kwargs.update(dict(test.get("fixed", {})))
             found.append(_case(primitive, rule.params, names, shape_case, kwargs, domain, rng))
     return [c for c in found if c is not None]
+
+
+def _source(value) -> str:
+    """A literal as source: ``np.inf`` for an infinite float."""
+    if isinstance(value, float) and math.isinf(value):
+        return "np.inf" if value > 0 else "-np.inf"
+    if isinstance(value, tuple):
+        items = ", ".join(_source(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_source(v) for v in value) + "]"
+    return repr(value)
 
 
 def _arguments(order, names, kwargs) -> str:
@@ -134,7 +153,7 @@ def _arguments(order, names, kwargs) -> str:
     parts, keyword = [], False
     for param in order:
         if param in kwargs:
-            parts.append(f"{param}={kwargs[param]!r}")
+            parts.append(f"{param}={_source(kwargs[param])}")
             keyword = True
         elif param in names:
             parts.append(f"{param}={param}" if keyword else param)
