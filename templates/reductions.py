@@ -36,9 +36,19 @@ def mean(y, x, axis=None, keepdims=False):
 
 
 @adjoint(np.prod, shape="reduction", methods="prod", static=("axis", "keepdims"),
-         test=dict(domain="nonzero"), note="assumes no zero in x (as autograd does)")
+         note=("exact where x has zeros: the product of the other entries (0 where a "
+               "slice has two zeros or more); second derivatives across a zero entry are "
+               "those of the zero-free formula (0)"))
 def prod(y, x, axis=None, keepdims=False):
-    d[x] = unreduce(d[y] * y, x, axis, keepdims) / x
+    # The product of the other entries of each slice, without dividing by 0:
+    # with no zero, y / x; with one zero, the product of the nonzero entries at
+    # the zero and 0 elsewhere; with two or more, 0 everywhere.
+    zero = x == 0
+    nonzero = np.where(zero, 1, x)
+    rest = np.prod(nonzero, axis=axis, keepdims=True)
+    zeros = np.sum(zero, axis=axis, keepdims=True)
+    others = np.where(zeros == 0, rest / nonzero, np.where(zero & (zeros == 1), rest, 0))
+    d[x] = unreduce(d[y], x, axis, keepdims) * others
 
 
 @adjoint(np.linalg.norm, shape="reduction", static=("ord", "axis", "keepdims"),
@@ -47,3 +57,82 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
     if ord is not None:
         unsupported("only the 2-norm / Frobenius norm (ord=None) has a gradient rule")
     d[x] = unreduce(d[y] / y, x, axis, keepdims) * x
+
+
+# Spreads: the partials of the mean square deviation, in x's dtype (the
+# divisors are Python numbers).
+
+
+@adjoint(np.var, shape="reduction", methods="var", static=("axis", "ddof", "keepdims"),
+         test=dict(static=dict(ddof=[0, 1])))
+def var(y, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    if out is not None:
+        unsupported("np.var(..., out=...): gradgen does not follow writes")
+    centred = x - np.mean(x, axis=axis, keepdims=True)
+    count = np.size(x) / np.size(y)
+    d[x] = unreduce(d[y], x, axis, keepdims) * centred * (2 / (count - ddof))
+
+
+@adjoint(np.std, shape="reduction", methods="std", static=("axis", "ddof", "keepdims"),
+         test=dict(static=dict(ddof=[0, 1])),
+         note=("0 where the spread is 0 (a subgradient, as np.abs at 0; autograd and JAX "
+               "give NaN there: std is not differentiable at a constant slice)"))
+def std(y, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    if out is not None:
+        unsupported("np.std(..., out=...): gradgen does not follow writes")
+    centred = x - np.mean(x, axis=axis, keepdims=True)
+    count = np.size(x) / np.size(y)
+    spread = np.where(y == 0, 1, y)  # at zero spread, centred is 0: the gradient is 0
+    d[x] = unreduce(d[y] / spread, x, axis, keepdims) * centred / (count - ddof)
+
+
+@adjoint(np.ptp, shape="reduction", static=("axis", "keepdims"),
+         note="ties share the gradient evenly, as in max and min; 0 for a constant slice")
+def ptp(y, x, axis=None, out=None, keepdims=False):
+    if out is not None:
+        unsupported("np.ptp(..., out=...): gradgen does not follow writes")
+    high = x == np.max(x, axis=axis, keepdims=True)
+    low = x == np.min(x, axis=axis, keepdims=True)
+    share = (high / np.sum(high, axis=axis, keepdims=True, dtype=x.dtype)
+             - low / np.sum(low, axis=axis, keepdims=True, dtype=x.dtype))
+    d[x] = unreduce(d[y], x, axis, keepdims) * share
+
+
+# NaN entries are skipped by the nan-reductions: their gradient is 0.
+
+
+@adjoint(np.nansum, shape="reduction", static=("axis", "keepdims"),
+         note="0 at NaN entries")
+def nansum(y, x, axis=None, dtype=None, out=None, keepdims=False):
+    if out is not None:
+        unsupported("np.nansum(..., out=...): gradgen does not follow writes")
+    d[x] = np.where(np.isnan(x), 0, unreduce(d[y], x, axis, keepdims))
+
+
+@adjoint(np.nanmean, shape="reduction", static=("axis", "keepdims"),
+         note="0 at NaN entries; the mean of the others")
+def nanmean(y, x, axis=None, dtype=None, out=None, keepdims=False):
+    if out is not None:
+        unsupported("np.nanmean(..., out=...): gradgen does not follow writes")
+    count = np.sum(np.logical_not(np.isnan(x)), axis=axis, keepdims=True, dtype=x.dtype)
+    d[x] = np.where(np.isnan(x), 0, unreduce(d[y], x, axis, keepdims) / count)
+
+
+@adjoint(np.nanmax, shape="reduction", static=("axis", "keepdims"),
+         note="ties share the gradient evenly; 0 at NaN entries and for all-NaN slices")
+def nanmax(y, x, axis=None, out=None, keepdims=False):
+    if out is not None:
+        unsupported("np.nanmax(..., out=...): gradgen does not follow writes")
+    mask = x == unreduce(y, x, axis, keepdims)  # False at NaN entries
+    count = np.maximum(np.sum(mask, axis=axis, keepdims=True, dtype=x.dtype), 1)
+    d[x] = unreduce(d[y], x, axis, keepdims) * mask / count
+
+
+@adjoint(np.nanmin, shape="reduction", static=("axis", "keepdims"),
+         note="ties share the gradient evenly; 0 at NaN entries and for all-NaN slices")
+def nanmin(y, x, axis=None, out=None, keepdims=False):
+    if out is not None:
+        unsupported("np.nanmin(..., out=...): gradgen does not follow writes")
+    mask = x == unreduce(y, x, axis, keepdims)
+    count = np.maximum(np.sum(mask, axis=axis, keepdims=True, dtype=x.dtype), 1)
+    d[x] = unreduce(d[y], x, axis, keepdims) * mask / count

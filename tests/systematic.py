@@ -16,8 +16,9 @@ A test signature is a dict:
 * ``fixed``: parameter -> a literal passed in every case;
 * ``domain``: "any", "positive", "negative", "unit" (inside (-1, 1)),
   "gt1" or "nonzero", for every argument or per parameter (a dict);
-* ``exclude``: a list of dicts of static values: combinations that match one
-  are not generated (a static case the rule refuses, tested elsewhere);
+* ``exclude``: a list of dicts of static values (and optionally ``shapes``, a
+  shape case): combinations that match one are not generated (a case the
+  rule refuses, whose refusal is tested elsewhere);
 * ``skip``: why the entry is tested elsewhere instead.
 
 Infinite floats (``1e999`` in a signature) are written ``np.inf``.
@@ -127,12 +128,18 @@ def cases(primitive: str, entry) -> list:
                 continue
             if "axis" in kwargs and kwargs["axis"] is not None and ndim == 0:
                 continue
-            if any(all(k in kwargs and kwargs[k] == v for k, v in dict(ex).items())
-                   for ex in test.get("exclude", ())):
+            if any(_excluded(dict(ex), kwargs, shape_case) for ex in test.get("exclude", ())):
                 continue
             kwargs.update(dict(test.get("fixed", {})))
             found.append(_case(primitive, rule.params, names, shape_case, kwargs, domain, rng))
     return [c for c in found if c is not None]
+
+
+def _excluded(exclude: dict, kwargs: dict, shape_case: tuple) -> bool:
+    shapes = exclude.pop("shapes", None)
+    if shapes is not None and tuple(shapes) != shape_case:
+        return False
+    return all(k in kwargs and kwargs[k] == v for k, v in exclude.items())
 
 
 def _source(value) -> str:
