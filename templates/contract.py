@@ -16,6 +16,7 @@ from .helpers import (  # noqa: F401
     restack,
     unbroadcast,
     unconcatenate,
+    undiff,
     unindex,
     unreduce,
     unstack,

@@ -9,7 +9,7 @@ not fit the form are written out in full below.
 
 import numpy as np
 
-from .contract import adjoint, d, reduction, unreduce, unsupported
+from .contract import adjoint, d, reduction, t, tangent, unbroadcast, undiff, unreduce, unsupported
 
 reduction(np.sum, lambda y, x, axis=None, keepdims=False: 1, methods="sum", linear="x")
 
@@ -136,3 +136,79 @@ def nanmin(y, x, axis=None, out=None, keepdims=False):
     mask = x == unreduce(y, x, axis, keepdims)
     count = np.maximum(np.sum(mask, axis=axis, keepdims=True, dtype=x.dtype), 1)
     d[x] = unreduce(d[y], x, axis, keepdims) * mask / count
+
+
+@adjoint(np.average, shape="reduction", static=("axis", "returned", "keepdims"),
+         test=dict(shapes=[("3",), ("2 3",), ("2 3 4",), ("2 3", "2 3"), ("2 3", "3"),
+                           ("2 3 4", "2 3 4")],
+                   domain=dict(weights="positive"),
+                   exclude=[dict(axis=0, shapes=("2 3", "2 3")),
+                            dict(axis=0, shapes=("2 3 4", "2 3 4"))]),
+         note=("weights of a's shape, or 1-D along the last axis (axis=-1); with weights, "
+               "an int axis other than -1 is refused (1-D weights along it would need "
+               "moving axes)"))
+def average(y, a, axis=None, weights=None, returned=False, keepdims=False):
+    if returned:
+        unsupported("np.average(..., returned=True) returns a pair: take np.sum(w) apart")
+    if weights is None:
+        d[a] = unreduce(d[y], a, axis, keepdims) / (np.size(a) / np.size(y))
+    else:
+        if (axis == 0 or axis == 1 or axis == 2 or axis == 3 or axis == 4 or axis == 5
+                or axis == -2 or axis == -3 or axis == -4 or axis == -5 or axis == -6):
+            # Write np.sum(a * w, axis=k) / np.sum(w, axis=k) instead.
+            unsupported("np.average with weights= takes axis=None, -1 or a tuple here")
+        # NumPy broadcasts weights against a from the last axis, as here.
+        total = np.sum(weights * np.ones_like(a), axis=axis, keepdims=True)
+        g = unreduce(d[y], a, axis, keepdims)
+        d[a] = g * (weights / total)
+        d[weights] = unbroadcast(g * ((a - unreduce(y, a, axis, keepdims)) / total), weights)
+
+
+# Running sums and products along an axis (None: the flattened array).
+
+
+@adjoint(np.cumsum, methods="cumsum", linear="x", static="axis",
+         test=dict(shapes=[("3",), ("2 3",), ("2 3 4",)], static=dict(axis=[None, 0, -1, 1])))
+def cumsum(y, x, axis=None, dtype=None, out=None):
+    # The adjoint sums from the end: a running sum of the reversed gradient.
+    if out is not None:
+        unsupported("np.cumsum(..., out=...): gradgen does not follow writes")
+    if axis is None:
+        d[x] = np.reshape(np.flip(np.cumsum(np.flip(d[y]))), np.shape(x))
+    else:
+        d[x] = np.flip(np.cumsum(np.flip(d[y], axis), axis), axis)
+
+
+@adjoint(np.cumprod, methods="cumprod", static="axis",
+         test=dict(shapes=[("3",), ("2 3",), ("2 3 4",)], static=dict(axis=[None, 0, -1, 1]),
+                   domain="nonzero"),
+         note=("divides by x, as autograd's prod did: assumes no zero in x (a zero gives "
+               "inf or NaN); an exact form needs a backward scan"))
+def cumprod(y, x, axis=None, dtype=None, out=None):
+    # d[x]_k = sum over i >= k of d[y]_i * y_i / x_k: a reversed running sum.
+    if out is not None:
+        unsupported("np.cumprod(..., out=...): gradgen does not follow writes")
+    if axis is None:
+        d[x] = np.reshape(np.flip(np.cumsum(np.flip(d[y] * y))), np.shape(x)) / x
+    else:
+        d[x] = np.flip(np.cumsum(np.flip(d[y] * y, axis), axis), axis) / x
+
+
+@tangent(np.cumprod)
+def cumprod_tangent(y, x, axis=None, dtype=None, out=None):
+    t[y] = y * np.cumsum(t[x] / x, axis=axis)
+
+
+@adjoint(np.diff, linear="a", static=("n", "axis"),
+         test=dict(shapes=[("3",), ("2 3",), ("2 3 4",)], static=dict(n=[1, 2], axis=[-1, 0])))
+def diff(y, a, n=1, axis=-1, prepend=None, append=None):
+    if prepend is not None or append is not None:
+        unsupported("np.diff(..., prepend=, append=): np.concatenate them to a first")
+    d[a] = undiff(d[y], n, axis)
+
+
+@adjoint(undiff, linear="g", static=("n", "axis"),
+         test=dict(shapes=[("2",), ("2 3",)], static=dict(n=[1, 2], axis=[-1, 0])))
+def undiff_grad(y, g, n=1, axis=-1):
+    # undiff is the adjoint of np.diff: its adjoint is np.diff again.
+    d[g] = np.diff(d[y], n, axis)
