@@ -159,9 +159,22 @@ def average(y, a, axis=None, weights=None, returned=False, keepdims=False):
             unsupported("np.average with weights= takes axis=None, -1 or a tuple here")
         # NumPy broadcasts weights against a from the last axis, as here.
         total = np.sum(weights * np.ones_like(a), axis=axis, keepdims=True)
-        g = unreduce(d[y], a, axis, keepdims)
-        d[a] = g * (weights / total)
-        d[weights] = unbroadcast(g * ((a - unreduce(y, a, axis, keepdims)) / total), weights)
+        d[a] = unreduce(d[y], a, axis, keepdims) * (weights / total)
+        deviation = (a - unreduce(y, a, axis, keepdims)) / total
+        d[weights] = unbroadcast(unreduce(d[y], a, axis, keepdims) * deviation, weights)
+
+
+@tangent(np.average)
+def average_tangent(y, a, axis=None, weights=None, returned=False, keepdims=False):
+    # Linear in a; in the weights, the quotient rule (reverse: unbroadcast of a
+    # reduction, which forward mode does not transpose).
+    if weights is None:
+        t[y] = np.average(t[a], axis=axis, keepdims=keepdims)
+    else:
+        total = np.sum(weights * np.ones_like(a), axis=axis, keepdims=True)
+        deviation = a - unreduce(y, a, axis, keepdims)
+        t[y] = np.sum((t[a] * weights + t[weights] * deviation) / total, axis=axis,
+                      keepdims=keepdims)
 
 
 # Running sums and products along an axis (None: the flattened array).
