@@ -52,11 +52,80 @@ def prod(y, x, axis=None, keepdims=False):
 
 
 @adjoint(np.linalg.norm, shape="reduction", static=("ord", "axis", "keepdims"),
-         test=dict(domain="nonzero"), note="the 2-norm / Frobenius norm; undefined at 0")
+         test=dict(static=dict(ord=[None, "fro", 1, 2, 3, -1, 1e999, -1e999, 0]),
+                   domain="nonzero",
+                   exclude=[dict(axis=None, ord=2), dict(axis=None, ord=-1),
+                            dict(axis=(0, 1), ord=2)]),
+         note=("vector ords 1, 2, inf, -inf, 0 (integer-valued: gradient 0) and any p; "
+               "matrix ords 'fro', 1, -1, inf, -inf (ties split as max does); 2, -2 and "
+               "'nuc' need an SVD and are refused; 0 at x = 0 for the 2-norm (a "
+               "subgradient); |x| ** (p - 1) is infinite at 0 for p < 1"))
 def norm(y, x, ord=None, axis=None, keepdims=False):
-    if ord is not None:
-        unsupported("only the 2-norm / Frobenius norm (ord=None) has a gradient rule")
-    d[x] = unreduce(d[y] / y, x, axis, keepdims) * x
+    # An axis that is one of these ints asks for a vector norm; any other
+    # axis is a pair (a matrix norm).
+    if ord == "nuc":
+        unsupported("np.linalg.norm(..., ord='nuc') needs an SVD: no gradient rule")
+    if ord is None or ord == "fro":
+        spread = np.where(y == 0, 1, y)
+        d[x] = unreduce(d[y] / spread, x, axis, keepdims) * x
+    elif ord == 0:
+        d[x] = 0  # the number of nonzero entries: piecewise constant
+    elif axis is None or (axis == 0 or axis == 1 or axis == 2 or axis == 3 or axis == 4
+                          or axis == -1 or axis == -2 or axis == -3 or axis == -4):
+        if axis is None and (ord == 2 or ord == -2 or ord == -1):
+            unsupported("np.linalg.norm(x, ord=2, -2 or -1) needs axis= (-1: a vector norm)")
+        if ord == 2:
+            spread = np.where(y == 0, 1, y)
+            d[x] = unreduce(d[y] / spread, x, axis, keepdims) * x
+        elif ord == 1 and axis is None:
+            # A vector as one column: its 1-norm is the column's sum, as for matrices.
+            column = np.reshape(np.abs(x), (np.shape(x)[0], -1))
+            sums = np.sum(column, axis=0, keepdims=True)
+            top = sums == np.max(sums)
+            share = np.reshape(top / np.sum(top, dtype=x.dtype) * np.ones_like(column),
+                               np.shape(x))
+            d[x] = unreduce(d[y], x, axis, keepdims) * np.sign(x) * share
+        elif ord == 1:
+            d[x] = unreduce(d[y], x, axis, keepdims) * np.sign(x)
+        elif (ord == np.inf or ord == -np.inf) and axis is None:
+            # A vector as one column: its rows are its entries.
+            column = np.reshape(np.abs(x), (np.shape(x)[0], -1))
+            sums = np.sum(column, axis=1, keepdims=True)
+            if ord > 0:
+                top = sums == np.max(sums)
+            else:
+                top = sums == np.min(sums)
+            share = np.reshape(top / np.sum(top, dtype=x.dtype) * np.ones_like(column),
+                               np.shape(x))
+            d[x] = unreduce(d[y], x, axis, keepdims) * np.sign(x) * share
+        elif ord == np.inf or ord == -np.inf:
+            top = np.abs(x) == unreduce(y, x, axis, keepdims)
+            share = top / np.sum(top, axis=axis, keepdims=True, dtype=x.dtype)
+            d[x] = unreduce(d[y], x, axis, keepdims) * np.sign(x) * share
+        else:
+            ratio = np.abs(x) / unreduce(y, x, axis, keepdims)
+            d[x] = unreduce(d[y], x, axis, keepdims) * np.sign(x) * ratio ** (ord - 1)
+    elif ord == 2 or ord == -2:
+        unsupported("np.linalg.norm of matrices with ord=2 or -2 needs an SVD: no gradient rule")
+    elif ord == 1 or ord == -1:
+        # The largest (smallest) column sum: rows along axis[0], columns along axis[1].
+        sums = np.sum(np.abs(x), axis=axis[0], keepdims=True)
+        if ord > 0:
+            top = sums == np.max(sums, axis=axis[1], keepdims=True)
+        else:
+            top = sums == np.min(sums, axis=axis[1], keepdims=True)
+        share = top / np.sum(top, axis=axis[1], keepdims=True, dtype=x.dtype)
+        d[x] = unreduce(d[y], x, axis, keepdims) * np.sign(x) * share
+    elif ord == np.inf or ord == -np.inf:
+        sums = np.sum(np.abs(x), axis=axis[1], keepdims=True)
+        if ord > 0:
+            top = sums == np.max(sums, axis=axis[0], keepdims=True)
+        else:
+            top = sums == np.min(sums, axis=axis[0], keepdims=True)
+        share = top / np.sum(top, axis=axis[0], keepdims=True, dtype=x.dtype)
+        d[x] = unreduce(d[y], x, axis, keepdims) * np.sign(x) * share
+    else:
+        unsupported("np.linalg.norm of matrices takes ord=None, 'fro', 1, -1, inf or -inf")
 
 
 # Spreads: the partials of the mean square deviation, in x's dtype (the
