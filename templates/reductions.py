@@ -58,16 +58,15 @@ def prod(y, x, axis=None, keepdims=False):
                             dict(axis=(0, 1), ord=2)]),
          note=("vector ords 1, 2, inf, -inf, 0 (integer-valued: gradient 0) and any p; "
                "matrix ords 'fro', 1, -1, inf, -inf (ties split as max does); 2, -2 and "
-               "'nuc' need an SVD and are refused; 0 at x = 0 for the 2-norm (a "
-               "subgradient); |x| ** (p - 1) is infinite at 0 for p < 1"))
+               "'nuc' need an SVD and are refused; the 2-norm's gradient is undefined at "
+               "x = 0 (NaN, as autograd and JAX); |x| ** (p - 1) is infinite at 0 for p < 1"))
 def norm(y, x, ord=None, axis=None, keepdims=False):
     # An axis that is one of these ints asks for a vector norm; any other
     # axis is a pair (a matrix norm).
     if ord == "nuc":
         unsupported("np.linalg.norm(..., ord='nuc') needs an SVD: no gradient rule")
     if ord is None or ord == "fro":
-        spread = np.where(y == 0, 1, y)
-        d[x] = unreduce(d[y] / spread, x, axis, keepdims) * x
+        d[x] = unreduce(d[y] / y, x, axis, keepdims) * x
     elif ord == 0:
         d[x] = 0  # the number of nonzero entries: piecewise constant
     elif axis is None or (axis == 0 or axis == 1 or axis == 2 or axis == 3 or axis == 4
@@ -75,8 +74,7 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
         if axis is None and (ord == 2 or ord == -2 or ord == -1):
             unsupported("np.linalg.norm(x, ord=2, -2 or -1) needs axis= (-1: a vector norm)")
         if ord == 2:
-            spread = np.where(y == 0, 1, y)
-            d[x] = unreduce(d[y] / spread, x, axis, keepdims) * x
+            d[x] = unreduce(d[y] / y, x, axis, keepdims) * x
         elif ord == 1 and axis is None:
             # A vector as one column: its 1-norm is the column's sum, as for matrices.
             column = np.reshape(np.abs(x), (np.shape(x)[0], -1))
