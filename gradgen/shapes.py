@@ -400,7 +400,24 @@ def _constructor(env: ShapeEnv, call: ir.Call):
     return tuple(env.dim(p) for p in parts)
 
 
+def _along_axis(env: ShapeEnv, call: ir.Call):
+    """np.sort, np.cumsum: the first argument's shape along an axis; with
+    axis=None (given, or the rule's default), the flattened array."""
+    shape = env.of(call.args[0]) if call.args else None
+    axis = env.argument(call, "axis", 1)
+    if axis is None:
+        entry = None if env.registry is None else env.registry.entry(call.func)
+        rule = entry.rule if entry is not None else None
+        axis = rule.defaults.get("axis") if rule is not None else None
+    if axis is None:
+        return None
+    if axis != ir.Const(None):
+        return shape
+    return shape if isinstance(shape, tuple) and len(shape) == 1 else None
+
+
 SHAPE_FUNCTIONS = {
+    "along_axis": _along_axis,
     "matmul": _matmul,
     "outer": _outer,
     "transpose": _transpose,
