@@ -247,7 +247,7 @@ def average_tangent(y, a, axis=None, weights=None, returned=False, keepdims=Fals
 # Running sums and products along an axis (None: the flattened array).
 
 
-@adjoint(np.cumsum, methods="cumsum", linear="x", static="axis",
+@adjoint(np.cumsum, shape="along_axis", methods="cumsum", linear="x", static="axis",
          test=dict(shapes=[("3",), ("2 3",), ("2 3 4",)], static=dict(axis=[None, 0, -1, 1])))
 def cumsum(y, x, axis=None, dtype=None, out=None):
     # The adjoint sums from the end: a running sum of the reversed gradient.
@@ -259,7 +259,7 @@ def cumsum(y, x, axis=None, dtype=None, out=None):
         d[x] = np.flip(np.cumsum(np.flip(d[y], axis), axis), axis)
 
 
-@adjoint(np.cumprod, methods="cumprod", static="axis",
+@adjoint(np.cumprod, shape="along_axis", methods="cumprod", static="axis",
          test=dict(shapes=[("3",), ("2 3",), ("2 3 4",)], static=dict(axis=[None, 0, -1, 1]),
                    domain="nonzero"),
          note=("divides by x, as autograd's prod did: assumes no zero in x (a zero gives "

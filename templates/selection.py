@@ -47,7 +47,7 @@ def take_along_axis(y, arr, indices, axis=-1):
     d[arr] = unindex(d[y], arr, np.unravel_index(source, np.shape(arr)))
 
 
-@adjoint(np.sort, static=("axis", "kind", "order"),
+@adjoint(np.sort, shape="along_axis", static=("axis", "kind", "order"),
          test=dict(shapes=[("3",), ("2 3",), ("2 3 4",)], static=dict(axis=[-1, 0, None])),
          note=("the gradient follows the permutation of a stable argsort: tied entries "
                "each take the gradient of the position they were sorted to (sort is "
