@@ -11,7 +11,7 @@ adds ``d[y]`` there, and forward mode indexes the tangent the same way.
 
 import numpy as np
 
-from .contract import adjoint, d, nondifferentiable, unindex, unsupported
+from .contract import adjoint, d, nondifferentiable, unbroadcast, unindex, unsupported
 
 # Index arithmetic: integer-valued.
 nondifferentiable(np.unravel_index, np.ravel_multi_index)
@@ -59,3 +59,33 @@ def sort(y, x, axis=-1, kind=None, order=None):
     perm = np.argsort(x, axis=axis, kind="stable")
     source = np.take_along_axis(np.reshape(np.arange(np.size(x)), np.shape(x)), perm, axis=axis)
     d[x] = unindex(d[y], x, np.unravel_index(source, np.shape(x)))
+
+
+
+# gradgen passes a list literal of arrays to these as one array (np.asarray
+# of it): the choices are stacked along a first axis, as NumPy reads them.
+
+
+@adjoint(np.choose, linear="choices",
+         test=dict(skip="the choices come as a list: tested in every mode by "
+                        "tests/test_reductions_edges.py"),
+         note="the choices as one array (a list literal is stacked, so of one shape)")
+def choose(y, a, choices, out=None, mode="raise"):
+    if out is not None:
+        unsupported("np.choose(..., out=...): gradgen does not follow writes")
+    if mode != "raise":
+        unsupported("np.choose(..., mode=): np.mod or np.clip the indices first")
+    # Choice k gets d[y] where a picks k; a holds integer indices (no gradient).
+    picks = np.reshape(np.arange(np.shape(choices)[0]), (-1,) + (1,) * np.ndim(a))
+    d[choices] = unbroadcast(np.where(a == picks, d[y], 0), choices)
+
+
+@adjoint(np.select, linear=("choicelist", "default"),
+         test=dict(skip="the conditions and choices come as lists: tested in every mode "
+                        "by tests/test_reductions_edges.py"),
+         note="conditions and choices as arrays (list literals are stacked, so of one shape)")
+def select(y, condlist, choicelist, default=0):
+    # Each entry comes from the first condition that holds, else the default.
+    first = condlist & (np.cumsum(condlist, axis=0) == 1)
+    d[choicelist] = unbroadcast(np.where(first, d[y], 0), choicelist)
+    d[default] = unbroadcast(np.where(np.sum(condlist, axis=0) > 0, 0, d[y]), default)
