@@ -21,6 +21,7 @@ from .helpers import (  # noqa: F401
     unbroadcast,
     unconcatenate,
     undiag,
+    undiff,
     unindex,
     unreduce,
     unstack,

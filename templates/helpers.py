@@ -82,6 +82,15 @@ def unconcatenate(g, arrays, axis=0):
     return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
 
 
+def undiff(g, n=1, axis=-1):
+    """The gradient of ``np.diff(x, n, axis)``: ``g`` differenced back ``n``
+    times (the adjoint of one difference: zeros around it, shifted and subtracted)."""
+    for _ in range(n):
+        edge = np.zeros_like(np.sum(g, axis=axis, keepdims=True))
+        g = np.concatenate([edge, g], axis) - np.concatenate([g, edge], axis)
+    return g
+
+
 def add_lists(a, b):
     """Two lists of gradients added element by element."""
     return [x + y for x, y in zip(a, b)]

@@ -20,7 +20,12 @@ A test signature is a dict:
 * ``build``: parameter -> an expression of it that the loss passes instead
   (``"x @ x.T + 3 * np.eye(3)"``: a symmetric positive definite matrix,
   so that finite differences stay in the primitive's domain);
+* ``exclude``: a list of dicts of static values (and optionally ``shapes``, a
+  shape case): combinations that match one are not generated (a case the
+  rule refuses, whose refusal is tested elsewhere);
 * ``skip``: why the entry is tested elsewhere instead.
+
+Infinite floats (``1e999`` in a signature) are written ``np.inf``.
 
 Entries without one get the default of their family.
 """
@@ -129,10 +134,31 @@ def cases(primitive: str, entry) -> list:
                 continue
             if "axis" in kwargs and kwargs["axis"] is not None and ndim == 0:
                 continue
+            if any(_excluded(dict(ex), kwargs, shape_case) for ex in test.get("exclude", ())):
+                continue
             kwargs.update(dict(test.get("fixed", {})))
             found.append(_case(primitive, rule.params, names, shape_case, kwargs, domain, rng,
                                dict(test.get("build", {}))))
     return [c for c in found if c is not None]
+
+
+def _excluded(exclude: dict, kwargs: dict, shape_case: tuple) -> bool:
+    shapes = exclude.pop("shapes", None)
+    if shapes is not None and tuple(shapes) != shape_case:
+        return False
+    return all(k in kwargs and kwargs[k] == v for k, v in exclude.items())
+
+
+def _source(value) -> str:
+    """A literal as source: ``np.inf`` for an infinite float."""
+    if isinstance(value, float) and math.isinf(value):
+        return "np.inf" if value > 0 else "-np.inf"
+    if isinstance(value, tuple):
+        items = ", ".join(_source(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_source(v) for v in value) + "]"
+    return repr(value)
 
 
 def _arguments(order, names, kwargs, build=None) -> str:
@@ -143,7 +169,7 @@ def _arguments(order, names, kwargs, build=None) -> str:
     build = build or {}
     for param in order:
         if param in kwargs:
-            parts.append(f"{param}={kwargs[param]!r}")
+            parts.append(f"{param}={_source(kwargs[param])}")
             keyword = True
         elif param in names:
             value = build.get(param, param)
