@@ -45,7 +45,7 @@ from gradgen.rules import GRAD, Entry, Registry, Rule, TAssign, TGrad, TIf, load
 YES, NO, SOME = "yes", "no", "some"
 BEGIN = "<!-- begin: gradgen rules -->"
 END = "<!-- end: gradgen rules -->"
-UPDATE_COMMAND = "make readme  (or: python -m gradgen.catalog --update-readme)"
+UPDATE_COMMAND = "`make readme` (or `python -m gradgen.catalog --update-readme`)"
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 # How Python spells the operators' primitives in user code.
@@ -201,7 +201,7 @@ def _row(registry: Registry, found: list[Entry], group: str, where: str) -> Row:
         attribute = attribute or entry.attribute
         if entry.note and entry.note not in notes:
             notes.append(entry.note)
-    spellings += [f"x.{m}()" for m in methods]
+    spellings += [f"x.{m}(...)" for m in methods]
     if attribute:
         spellings.append(f"x.{attribute}")
     entry = registry.entries[declared[0]]
@@ -342,7 +342,10 @@ def suggest(name: str, registry: Registry | None = None, n: int = 3) -> list[str
         return [c for c in CROSS_MODULE[name] if c in known][:n]
     module, _, leaf = name.rpartition(".")
     found = [p for p in known if p.rpartition(".")[2] == leaf]  # math.exp -> np.exp
-    leaves = {p.rpartition(".")[2]: p for p in known if p.rpartition(".")[0] == module}
+    leaves: dict[str, str] = {}
+    for p in known:  # a bare name is compared with every function's own name
+        if not module or p.rpartition(".")[0] == module:
+            leaves.setdefault(p.rpartition(".")[2], p)
     found += [leaves[m] for m in difflib.get_close_matches(leaf, list(leaves), n, 0.8)]
     if not found:  # a misspelt module: np.lingalg.norm
         found = difflib.get_close_matches(name, known, n, 0.85)
@@ -368,8 +371,11 @@ def text(catalog: Catalog) -> str:
     rows = catalog.rows
     if rows:
         width = max(len(r.name) for r in rows)
-        also_width = max(len(", ".join(r.spellings[1:])) for r in rows)
+        also_width = max([len("also written")] + [len(", ".join(r.spellings[1:])) for r in rows])
         modes_width = max(len(r.modes) for r in rows)
+        header = ["function".ljust(width), "also written".ljust(also_width),
+                  "modes".ljust(modes_width), "notes"]
+        lines += ["  " + "  ".join(header), ""]
         for group, members in catalog.groups():
             lines.append(f"{group.replace('_', ' ')}:")
             for r in members:
@@ -384,7 +390,8 @@ def text(catalog: Catalog) -> str:
         lines.append("")
     if rows:
         lines.append("modes: reverse (gradients), forward (JVPs), hvp (Hessian-vector "
-                     "products); (some): for some static arguments only.")
+                     "products);")
+        lines.append("(some): for some static arguments only.")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -405,28 +412,32 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|")
 
 
-def _code(names: Iterable[str]) -> str:
-    return ", ".join(f"`{_cell(n)}`" for n in names)
+def _code(names: Iterable[str], in_table: bool = True) -> str:
+    return ", ".join(f"`{_cell(n) if in_table else n}`" for n in names)
 
 
 def markdown(catalog: Catalog) -> str:
     """The README form: one table, grouped by rule file, then the list of
     functions without a gradient."""
-    lines = ["| function | also written | modes | notes |", "| --- | --- | --- | --- |"]
+    lines = []
+    if catalog.rows:
+        lines += ["| function | also written | modes | notes |", "| --- | --- | --- | --- |"]
     for group, members in catalog.groups():
         lines.append(f"| **{group.replace('_', ' ')}** | | | |")
         for r in members:
             lines.append(f"| {_code([r.name])} | {_code(r.spellings[1:])} | {r.modes} | "
                          f"{_cell(r.note)} |")
-    lines.append("")
+    if catalog.rows:
+        lines.append("")
     if catalog.nondifferentiable:
         lines.append("No gradient (piecewise constant, or integer-, boolean- or shape-valued; "
                      "their results carry none): "
-                     + _code(n.spelling for n in catalog.nondifferentiable) + ".")
+                     + _code((n.spelling for n in catalog.nondifferentiable), in_table=False) + ".")
         lines.append("")
-    lines.append("Modes: reverse (gradients), forward (JVPs), hvp (Hessian-vector products); "
-                 "(some): for some static arguments only.")
-    return "\n".join(lines) + "\n"
+    if catalog.rows:
+        lines.append("Modes: reverse (gradients), forward (JVPs), hvp (Hessian-vector "
+                     "products); (some): for some static arguments only.")
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def as_json(catalog: Catalog) -> str:
@@ -445,8 +456,8 @@ class ReadmeError(Exception):
 def readme_block(catalog: Catalog | None = None) -> str:
     """The text between the markers (the markers included), as it should be."""
     body = markdown(build() if catalog is None else catalog)
-    return (f"{BEGIN}\n<!-- generated from templates/ by `{UPDATE_COMMAND}`; do not edit -->\n"
-            f"\n{body}\n{END}")
+    return (f"{BEGIN}\n<!-- generated from templates/ by `make readme`: do not edit by hand "
+            f"-->\n\n{body}\n{END}")
 
 
 def split_readme(content: str) -> tuple[str, str, str]:
@@ -485,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.check_readme:
         if fresh != content:
-            print(f"{args.readme}: the supported-functions table is stale; run {UPDATE_COMMAND}",
+            print(f"{args.readme}: the table of supported functions is stale; run {UPDATE_COMMAND}",
                   file=sys.stderr)
             return 1
         return 0
