@@ -206,7 +206,7 @@ def _row(registry: Registry, found: list[Entry], group: str, where: str) -> Row:
         spellings.append(f"x.{attribute}")
     entry = registry.entries[declared[0]]
     forward, why = forward_support(entry)
-    hvp, why_hvp = hvp_support(registry, entry, forward)
+    hvp, why_hvp = hvp_support(registry, entry)
     return Row(tuple(declared), tuple(dict.fromkeys(spellings)), group, where, YES, forward,
                hvp, "; ".join(notes), why or why_hvp)
 
@@ -220,37 +220,55 @@ def forward_support(entry: Entry) -> tuple[str, str]:
     branch of the rule in turn."""
     if entry.rule is None:
         return NO, "no gradient"
+    outcomes = [_forward_on(entry, path) for path in _branches(entry.rule.body)]
+    return _combine([(YES if not why else NO, why) for why in outcomes])
+
+
+def hvp_support(registry: Registry, entry: Entry) -> tuple[str, str]:
+    """Hessian-vector products run forward mode over the gradient: on each
+    static branch of the reverse rule, the primitive's own tangent and one
+    for every primitive that branch calls."""
+    if entry.rule is None:
+        return NO, "no gradient"
+    outcomes = []
+    for path in _branches(entry.rule.body):
+        why = _forward_on(entry, path)
+        outcome = (NO, why) if why else (YES, "")
+        for called in sorted(_calls(path)) if not why else ():
+            other = registry.entry(called)
+            if other is None:
+                outcome = (NO, f"its reverse rule calls {called}, which has no rule")
+                break
+            if other.rule is None or other.primitive == entry.primitive:
+                continue
+            mode, reason = forward_support(other)
+            if mode == NO:
+                outcome = (NO, f"its reverse rule calls {called}, which has no forward mode "
+                               f"({reason})")
+                break
+            if mode == SOME:
+                outcome = (SOME, f"its reverse rule calls {called}, which has forward mode "
+                                 "for some static arguments only")
+        outcomes.append(outcome)
+    return _combine(outcomes)
+
+
+def _combine(outcomes: list[tuple[str, str]]) -> tuple[str, str]:
+    """Yes on every branch: yes; on none (and partly on none): no; else some."""
+    if all(mode == YES for mode, _ in outcomes):
+        return YES, ""
+    why = next(reason for mode, reason in outcomes if mode != YES)
+    if all(mode == NO for mode, _ in outcomes):
+        return NO, why
+    return SOME, f"only for some static arguments: {why}"
+
+
+def _forward_on(entry: Entry, path: tuple) -> str:
+    """'' when forward mode has the tangent on this branch, else why not."""
     if entry.linearity is not None or entry.tangent is not None:
-        return YES, ""
-    outcomes = [_transposes(entry.rule, branch) for branch in _branches(entry.rule.body)]
-    failures = [why for why in outcomes if why]
-    if not failures:
-        return YES, ""
-    if len(failures) < len(outcomes):
-        return SOME, f"only some static arguments: {failures[0]}"
-    return NO, failures[0]
-
-
-def hvp_support(registry: Registry, entry: Entry, forward: str) -> tuple[str, str]:
-    """Hessian-vector products run forward mode over the gradient: the
-    primitive's own tangent, and one for every primitive its reverse rule calls."""
-    if entry.rule is None or forward == NO:
-        return NO, "no forward mode"
-    worst = forward
-    for called in sorted(_calls(entry.rule)):
-        other = registry.entry(called)
-        if other is None:
-            if called in registry.helpers:
-                continue  # a helper without a rule runs only on static values
-            return NO, f"its reverse rule calls {called}, which has no rule"
-        if other.rule is None or other.primitive == entry.primitive:
-            continue
-        mode, why = forward_support(other)
-        if mode == NO:
-            return NO, f"its reverse rule calls {called}, which has no forward mode ({why})"
-        if mode == SOME:
-            worst = SOME
-    return worst, ""
+        return ""
+    assert entry.rule is not None
+    return _transposes(entry.rule, path)
 
 
 def _branches(body: tuple) -> list[tuple]:
@@ -299,12 +317,12 @@ def _transposes(rule: Rule, path: tuple) -> str:
                                      ir.Name(rule.result if isinstance(rule.result, str)
                                              else rule.result[0]), cannot)
             except _Cannot as exc:
-                return str(exc)
+                return str(exc).replace(ir.to_source(d), "d[...]")
     return ""
 
 
-def _calls(rule: Rule) -> set[str]:
-    """The primitives a reverse rule's body applies (every branch)."""
+def _calls(path: tuple) -> set[str]:
+    """The primitives one branch of a reverse rule applies."""
     from gradgen.normalize import primitive_of
 
     found: set[str] = set()
@@ -323,7 +341,7 @@ def _calls(rule: Rule) -> set[str]:
                         if name and name != GRAD:
                             found.add(name)
 
-    visit(rule.body)
+    visit(path)
     return found
 
 
