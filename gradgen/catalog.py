@@ -13,8 +13,9 @@ What it guarantees:
   helpers of generated code (``registry.helpers``: ``unbroadcast``,
   ``unreduce``...) are left out, as users never call them;
 * each row's modes, as the stages decide them: **reverse** when it has a
-  rule; **forward** when it has a linearity declaration, an explicit
-  ``@tangent`` rule, or a reverse rule that forward mode transposes (asked
+  rule; **forward** when it has a linearity declaration or a reverse rule
+  that forward mode transposes (an explicit ``@tangent`` rule does not count
+  while forward mode does not apply it; asked
   of forward mode's own transposer, on every static branch of the rule:
   ``"some"`` when only some branches transpose, which forward mode decides
   per call); **hvp** (forward over reverse) when forward mode covers the
@@ -214,10 +215,11 @@ def _row(registry: Registry, found: list[Entry], group: str, where: str) -> Row:
 def forward_support(entry: Entry) -> tuple[str, str]:
     """Whether forward mode has a tangent for ``entry``: (yes / some / no, why not).
 
-    A linearity declaration or an explicit ``@tangent`` rule is a yes; else
-    the reverse rule must transpose, which forward mode's own transposer
+    A linearity declaration is a yes; else the reverse rule must transpose,
+    which forward mode's own transposer
     (:meth:`gradgen.forward._Forward.transpose`) decides, on each static
-    branch of the rule in turn."""
+    branch of the rule in turn.  An explicit ``@tangent`` rule does not count
+    yet: the registry holds it, but forward mode does not apply it."""
     if entry.rule is None:
         return NO, "no gradient"
     outcomes = [_forward_on(entry, path) for path in _branches(entry.rule.body)]
@@ -265,10 +267,14 @@ def _combine(outcomes: list[tuple[str, str]]) -> tuple[str, str]:
 
 def _forward_on(entry: Entry, path: tuple) -> str:
     """'' when forward mode has the tangent on this branch, else why not."""
-    if entry.linearity is not None or entry.tangent is not None:
+    if entry.linearity is not None:
         return ""
     assert entry.rule is not None
-    return _transposes(entry.rule, path)
+    why = _transposes(entry.rule, path)
+    if why and entry.tangent is not None:
+        # Parsed into the registry, but gradgen.forward does not apply it yet.
+        why += " (its @tangent rule is not used by forward mode yet)"
+    return why
 
 
 def _branches(body: tuple) -> list[tuple]:
