@@ -28,14 +28,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy gradgen
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 	$(BIN)/gradgen check
 
 ## test-all: the exhaustive sweeps too (every systematic case of every rule)
 test-all: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy gradgen
-	$(BIN)/python -m pytest --run-slow
+	$(BIN)/python -m pytest -n auto --run-slow
 	$(BIN)/gradgen check
 
 ## lint: ruff and mypy, as configured in pyproject.toml

@@ -9,7 +9,9 @@ Tools:
 
 - ``forward``      the example function itself (NumPy): the baseline
 - ``handwritten``  the gradient in ``examples/handwritten.py``
-- ``gradgen``      ``gradgen.grad(func, wrt)``: the generated module, compiled
+- ``gradgen``      ``gradgen.grad(func, wrt)`` called the ordinary way: the version
+                   generated for the inputs' shapes at the first call
+                   (gradgen.specialize), which is part of the setup
 - ``gradgen+shapes`` the same with the workload's shape annotations
                    (``shapes={"X": "n c", ...}``), which let the simplifier prove
                    ``unbroadcast``/``ones_like`` away
@@ -219,8 +221,11 @@ def _prepare_gradgen(func, wrt, inputs, shapes=None) -> Prepared:
 
     t0 = time.perf_counter()
     g = gradgen.grad(func, wrt=wrt, shapes=shapes) if shapes else gradgen.grad(func, wrt=wrt)
+    # Without shapes the first call generates the version for the inputs'
+    # shapes (gradgen.specialize): part of the setup, as jax.jit's compile is.
+    g(*inputs)
     setup = time.perf_counter() - t0
-    return Prepared(lambda: g(*inputs), _numpy_tuple, setup, "generate + compile")
+    return Prepared(lambda: g(*inputs), _numpy_tuple, setup, "generate + compile + first call")
 
 
 def _prepare_autograd(func, wrt, inputs) -> Prepared:

@@ -55,6 +55,59 @@ def _numpy_imports(func) -> list:
     return lines
 
 
+#: Module-level arrays up to this many elements are copied into the
+#: generated code as constants; a larger one must be passed as a parameter.
+MAX_CONSTANT_SIZE = 1000
+
+
+def constant_lines(func) -> list:
+    """``NAME = value`` lines for the module-level numbers and small NumPy
+    arrays that ``func`` reads, written from their values now (as a jit
+    captures constants: a later rebinding is not seen), one line each."""
+    import numpy as np
+
+    numpy_name = next((n for n, v in sorted(func.__globals__.items()) if v is np), None)
+    lines = []
+    for name in func.__code__.co_names:
+        if name not in func.__globals__:
+            continue
+        value = func.__globals__[name]
+        text = _literal(value, numpy_name)
+        if text is not None:
+            lines.append(f"{name} = {text}")
+    return lines
+
+
+def _literal(value, numpy_name: str | None) -> str | None:
+    """Source text that evaluates to ``value`` exactly, for numbers, tuples
+    of them and small arrays of numbers; None for anything else."""
+    import math
+
+    import numpy as np
+
+    if type(value) is bool or type(value) is int:
+        return repr(value)
+    if type(value) is tuple and len(value) <= MAX_CONSTANT_SIZE:
+        found = [_literal(v, numpy_name) for v in value]
+        items = [item for item in found if item is not None]
+        if len(items) != len(found):
+            return None
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if type(value) is float:
+        if math.isfinite(value):
+            return repr(value)
+        if numpy_name is None:
+            return None
+        return f"{numpy_name}.nan" if math.isnan(value) else (
+            f"{numpy_name}.inf" if value > 0 else f"-{numpy_name}.inf")
+    if (type(value) is np.ndarray and numpy_name is not None
+            and value.size <= MAX_CONSTANT_SIZE and value.dtype.kind in "biuf"
+            and np.all(np.isfinite(value))):
+        return (f"{numpy_name}.array({value.tolist()!r}, "
+                f"dtype={numpy_name}.{value.dtype.name})")
+    return None
+
+
 def _function_source(func) -> tuple[str, str, str, int]:
     """(text, file name, function name, line offset) for a Python function.
 
@@ -90,6 +143,7 @@ def _function_source(func) -> tuple[str, str, str, int]:
     callees = _callees(func, {name})
     imports = list(dict.fromkeys(
         _numpy_imports(func) + [line for c in callees for line in _numpy_imports(c)]))
+    imports += constant_lines(func)
     text = "\n".join(imports) + "\n" + textwrap.dedent("".join(lines))
     for callee in callees:  # after the function, so its line numbers stay exact
         text += "\n\n" + textwrap.dedent(inspect.getsource(callee))
@@ -257,18 +311,31 @@ def compile_module(module_source: str, filename: str = "<gradgen>") -> dict[str,
 
 
 def grad(func: Callable[..., Any], wrt: WrtLike = (0,), preserve_result: bool = False,
-         simplify: bool = True, shapes: Shapes = None, rules: Rules = None
-         ) -> Callable[..., Any]:
+         simplify: bool = True, shapes: Shapes = None, rules: Rules = None,
+         specialize: bool = True) -> Callable[..., Any]:
     """The gradient of ``func`` as a callable.
 
     The callable takes ``func``'s parameters plus a trailing output seed
     (default ``1.0``) and returns the gradient: one value for one ``wrt``, a
     tuple in ``wrt`` order for several; ``(value, gradient)`` with
     ``preserve_result=True``.
+
+    Without ``shapes``, each call whose arguments have shapes not seen
+    before runs a version generated for them (see :mod:`gradgen.specialize`;
+    ``specialize=False`` keeps the generic code only).
     """
     text = source(func, wrt, preserve_result, simplify, shapes, rules=rules)
-    namespace = compile_module(text, f"<gradient of {func.__name__}>")
-    return namespace[gradient_name(func.__name__)]
+    generic = compile_module(text, f"<gradient of {func.__name__}>")[gradient_name(func.__name__)]
+    if shapes is not None or not specialize or not simplify:
+        return generic
+
+    def generate(found: dict) -> Callable[..., Any]:
+        version = source(func, wrt, preserve_result, simplify, found, rules=rules)
+        return compile_module(version, f"<gradient of {func.__name__}, shapes {found}>")[
+            gradient_name(func.__name__)]
+
+    params = list(inspect.signature(func).parameters)
+    return _specialised(generic, params, func.__name__, generate)
 
 
 def grad_from_source(
@@ -280,11 +347,28 @@ def grad_from_source(
     shapes: Shapes = None,
     filename: str = "<string>",
     rules: Rules = None,
+    specialize: bool = True,
 ) -> Callable[..., Any]:
     """Like :func:`grad`, for a function given as module source text."""
     module = source_from_text(text, function, wrt, preserve_result, simplify, shapes, filename,
                               rules=rules)
-    return compile_module(module)[gradient_name(function)]
+    generic = compile_module(module)[gradient_name(function)]
+    if shapes is not None or not specialize or not simplify:
+        return generic
+
+    def generate(found: dict) -> Callable[..., Any]:
+        version = source_from_text(text, function, wrt, preserve_result, simplify, found,
+                                   filename, rules=rules)
+        return compile_module(version)[gradient_name(function)]
+
+    return _specialised(generic, parameters(text, function) or [], function, generate)
+
+
+def _specialised(generic: Callable[..., Any], params: list[str], function: str,
+                 generate: Callable[[dict], Callable[..., Any]]) -> Callable[..., Any]:
+    from gradgen.specialize import dispatcher
+
+    return dispatcher(generic, params, generate, gradient_name(function))
 
 
 # ---------------------------------------------------------------- other modes

@@ -188,7 +188,7 @@ def _abspath(path: str | Path, base: Path) -> Path:
     return Path(os.path.normpath(os.path.join(base, path)))
 
 
-def _options(wrt, simplify, preserve_result, shapes=None, mode="reverse"):
+def _options(wrt, simplify, preserve_result, shapes=None, mode="reverse", rules=()):
     from gradgen.options import Options
 
     return Options.make(
@@ -197,7 +197,25 @@ def _options(wrt, simplify, preserve_result, shapes=None, mode="reverse"):
         simplify=simplify,
         shapes=shapes,
         mode=mode,
+        rules=list(rules),
     )
+
+
+def _rules(args, config: Config) -> tuple[tuple[str, ...], list[str]]:
+    """The extra rule files (absolute paths) and the ``--rules`` flags that a
+    regenerate command (run from the root) needs: ``--rules`` replaces the
+    table's ``rules``."""
+    table = tuple(str(_abspath(p, config.root)) for p in config.rules)
+    given = getattr(args, "rules", None)
+    if given is None:
+        return table, []
+    files = tuple(str(_abspath(p, Path.cwd())) for p in given)
+    if files == table:
+        return files, []
+    flags = []
+    for path in files:
+        flags += ["--rules", _rel(Path(path), config.root)]
+    return files, flags
 
 
 def _load_config(args) -> Config:
@@ -225,6 +243,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
 
     specs: list[tuple[Path, str, Any, str, Location | None, Location | None]] = []
     from_config = not args.targets
+    rules, rule_flags = _rules(args, config)
     if args.targets:
         wrt = args.wrt if args.wrt is not None else config.wrt
         simplify = args.simplify if args.simplify is not None else config.simplify
@@ -237,7 +256,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
         wrt_location = config.wrt_location if args.wrt is None else None
         for spec in args.targets:
             path, function = parse_target(spec)
-            options = _options(wrt, simplify, preserve, mode=mode)
+            options = _options(wrt, simplify, preserve, mode=mode, rules=rules)
             specs.append((_abspath(path, cwd), function, options, spec, None, wrt_location))
         flags = []
         if tuple(wrt) != tuple(config.wrt):
@@ -295,6 +314,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
                 value["preserve_result"],
                 dict(t.shapes) if t.shapes else None,
                 value["mode"],
+                rules,
             )
             if getattr(args, "wrt", None) is not None:
                 wrt_location = None  # the flag's
@@ -317,6 +337,7 @@ def make_plan(args, *, allow_config_targets: bool = True) -> Plan:
             )
         if changed["mode"]:
             flags += ["--mode", args.mode]
+    flags += rule_flags
     out_flags = [] if outdir == default_outdir else ["-o", _rel(outdir, root)]
 
     modules: dict[tuple[str, str], Module] = {}
@@ -367,6 +388,8 @@ def _flags_of(args) -> list[str]:
         flags.append("--preserve-result" if args.preserve_result else "--no-preserve-result")
     if getattr(args, "mode", None) is not None:
         flags += ["--mode", args.mode]
+    for path in getattr(args, "rules", None) or ():
+        flags += ["--rules", path]
     return flags
 
 
@@ -1073,7 +1096,7 @@ def cmd_verify(args) -> int:
                 hint="its parameters: " + ", ".join(params),
             )
 
-    options = _options(wrt, simplify, False)
+    options = _options(wrt, simplify, False, rules=_rules(args, config)[0])
     try:
         module_text = run_generation(
             lambda: driver.generate_module(
@@ -1311,6 +1334,14 @@ def _add_options(
             help="folder for generated modules (default: [tool.gradgen] output, "
             "else 'generated', relative to the project root)",
         )
+    parser.add_argument(
+        "--rules",
+        action="append",
+        metavar="FILE",
+        default=None,
+        help="an extra rule file (the contract of templates/README.md); repeat for "
+        "several; replaces [tool.gradgen] rules",
+    )
     parser.add_argument(
         "--config",
         metavar="FILE",

@@ -20,6 +20,8 @@ error that names the line of ``pyproject.toml``, and the CLI exits with 2)::
                                   # <stem>_vjp.py) or hvp (hvp_f, <stem>_hvp.py)
     wrt = [0]                     # default wrt for every target: indices and/or
                                   # parameter names, or one of them (default [0])
+    rules = ["tools/grad_rules.py"]  # extra rule files (the contract of
+                                  # templates/README.md) for every target
     targets = [                   # SRC.py::FUNC, SRC.py relative to the pyproject
       "examples/cosine.py::L2_norm",
       # a table overrides the defaults above for one target; keys: target
@@ -57,7 +59,7 @@ PYPROJECT = "pyproject.toml"
 DEFAULT_OUTPUT = "generated"
 DEFAULT_WRT: tuple[int | str, ...] = (0,)
 
-TOP_KEYS = ("mode", "output", "preserve_result", "simplify", "targets", "wrt")
+TOP_KEYS = ("mode", "output", "preserve_result", "rules", "simplify", "targets", "wrt")
 TARGET_KEYS = ("mode", "preserve_result", "shapes", "simplify", "target", "wrt")
 MODES = ("reverse", "forward", "callback", "hvp")  # as gradgen.options.MODES
 _VCS_MARKERS = (".git", ".hg")
@@ -102,6 +104,7 @@ class Config:
     targets: tuple[TargetSpec, ...] = field(default=())
     has_table: bool = False
     wrt_location: Location | None = None  # of the table's wrt key, when set
+    rules: tuple[str, ...] = ()  # extra rule files, relative to root
 
 
 # --------------------------------------------------------------------------
@@ -313,6 +316,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
     preserve = _bool(table, "preserve_result", False, where)
     mode = _mode(table.get("mode", "reverse"), where.key("mode"))
     wrt = _wrt(table.get("wrt", list(DEFAULT_WRT)), where.key("wrt"))
+    rules = _rules(table.get("rules", []), where.key("rules"))
     raw_targets = table.get("targets", [])
     if not isinstance(raw_targets, list):
         raise ConfigError(
@@ -339,6 +343,7 @@ def _validate(table: Any, where: _Locator, pyproject: Path) -> Config:
         targets=targets,
         has_table=True,
         wrt_location=where.key("wrt") if "wrt" in table else None,
+        rules=rules,
     )
 
 
@@ -380,6 +385,21 @@ def _wrt(value: Any, location: Location | None) -> tuple[int | str, ...]:
         raise ConfigError(
             f"wrt names a parameter twice: {value!r}", location, hint=hint
         )
+    return tuple(items)
+
+
+def _rules(value: Any, location: Location | None) -> tuple[str, ...]:
+    hint = 'rules is a list of rule files relative to pyproject.toml: rules = ["tools/grad_rules.py"]'
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ConfigError(f"rules must be a list of paths, not {value!r}", location, hint=hint)
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"invalid rules entry {item!r}: not a path", location, hint=hint)
+        if os.path.isabs(item):
+            raise ConfigError(f"rules entry {item!r} must be relative to the folder of "
+                              "pyproject.toml", location,
+                              hint="absolute paths would make the project differ between machines")
     return tuple(items)
 
 

@@ -55,6 +55,8 @@ from gradgen import cache
 from gradgen.errors import GradgenError, UsageError
 from gradgen.options import Options, WrtLike
 
+Rules = Any  # a path or a list of paths (gradgen.api.Rules)
+
 __all__ = ["differentiable"]
 
 _ATTRIBUTES = {"reverse": "grad", "forward": "jvp", "callback": "vjp", "hvp": "hvp"}
@@ -66,13 +68,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 @overload
 def differentiable(func: F, *, wrt: WrtLike = ..., preserve_result: bool = ...,
                    simplify: bool = ..., shapes: Mapping[str, str] | None = ...,
-                   mode: str = ...) -> F: ...
+                   mode: str = ..., rules: Rules = ...) -> F: ...
 
 
 @overload
 def differentiable(func: None = None, *, wrt: WrtLike = ..., preserve_result: bool = ...,
                    simplify: bool = ..., shapes: Mapping[str, str] | None = ...,
-                   mode: str = ...) -> Callable[[F], F]: ...
+                   mode: str = ..., rules: Rules = ...) -> Callable[[F], F]: ...
 
 
 def differentiable(
@@ -83,19 +85,24 @@ def differentiable(
     simplify: bool = True,
     shapes: Mapping[str, str] | None = None,
     mode: str = "reverse",
+    rules: Rules = None,
 ) -> Any:
     """Attach ``.grad`` and ``.grad_source`` to ``func`` and return ``func`` itself
     (``.jvp``, ``.vjp`` or ``.hvp`` and their ``_source`` with another ``mode``).
 
     Use as ``@differentiable`` or ``@differentiable(wrt=..., ...)``; the
-    options are those of :func:`gradgen.grad`, plus ``mode``.
+    options are those of :func:`gradgen.grad`, plus ``mode``.  ``rules``:
+    extra rule files; a relative path is relative to the folder of the file
+    that defines the function (so the module imports the same from anywhere),
+    and the files' contents are part of the cache key.
     """
     # Errors about the user's code or options are raised from this frame (or
     # decorate's) with a traceback that ends at the user's offending line,
     # instead of the pipeline's frames: see _in_user_code.
     error: GradgenError | None = None
     try:
-        options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes)
+        options = Options.make(wrt, preserve_result, simplify, mode=mode, shapes=shapes,
+                               rules=rules)
     except GradgenError as err:
         error = _in_user_code(err, None)
     if error is not None:
@@ -103,7 +110,7 @@ def differentiable(
 
     def decorate(f):
         try:
-            _attach(f, options)
+            _attach(f, _beside(f, options, rules))
         except GradgenError as err:
             error = _in_user_code(err, f)
         else:
@@ -118,12 +125,43 @@ def differentiable(
             hint="pass options by keyword: @differentiable(wrt=(0,)), not @differentiable(0)",
         )
     try:
-        _attach(func, options)
+        _attach(func, _beside(func, options, rules))
     except GradgenError as err:
         error = _in_user_code(err, func)
     else:
         return func
     raise error  # gradgen: the error is in your code; its frame is below
+
+
+def _beside(func, options: Options, rules: Rules) -> Options:
+    """``options`` with the rule files ``rules`` as given, relative ones
+    resolved against the folder of the file defining ``func`` (``options``
+    has already validated them)."""
+    if not options.rules:
+        return options
+    import dataclasses
+    import os
+
+    filename = getattr(getattr(func, "__code__", None), "co_filename", None) or "."
+    folder = os.path.dirname(os.path.abspath(filename))
+    given = (rules,) if isinstance(rules, (str, os.PathLike)) else rules
+    resolved = tuple(os.path.normpath(os.path.join(folder, os.fspath(path)))
+                     for path in given)
+    return dataclasses.replace(options, rules=resolved)
+
+
+def _rule_files(options: Options) -> tuple[str, ...]:
+    """What the cache key needs of the extra rule files: their contents."""
+    import hashlib
+
+    found = []
+    for path in options.rules:
+        try:
+            with open(path, "rb") as handle:
+                found.append(hashlib.sha256(handle.read()).hexdigest())
+        except OSError as exc:
+            found.append(f"unreadable: {type(exc).__name__}")  # generation reports it
+    return tuple(found)
 
 
 def _in_user_code(err: GradgenError, func) -> GradgenError:
@@ -206,11 +244,24 @@ def _key(func, options: Options) -> tuple[str, str, str]:
     else:
         name = func.__name__
         filename = api._display_path(func.__code__.co_filename)
-        parts = ("lines", filename, "\n".join(api._numpy_imports(func)), lines)
-    return cache.make_key(parts[-1], options, extra=parts[:-1]), name, filename
+        parts = ("lines", filename,
+                 "\n".join(api._numpy_imports(func) + api.constant_lines(func)), lines)
+    extra = parts[:-1] + _rule_files(options)
+    return cache.make_key(parts[-1], options, extra=extra), name, filename
 
 
 def _attach(func, options: Options) -> None:
+    gradient, module_text = _gradient(func, options)
+    attribute = _ATTRIBUTES[options.mode]
+    if options.mode == "reverse" and options.simplify and not options.shapes:
+        gradient = _specialised(func, options, gradient)
+    setattr(func, attribute, gradient)
+    setattr(func, f"{attribute}_source", module_text)
+
+
+def _gradient(func, options: Options) -> tuple[Callable[..., Any], str]:
+    """The generated function of ``options`` for ``func`` and its module text,
+    from the cache or generated (and then cached)."""
     key, name, filename = _key(func, options)
     display = f"<gradgen: gradient of {name} from {filename}, {key[:8]}>"
 
@@ -234,6 +285,7 @@ def _attach(func, options: Options) -> None:
             simplify=options.simplify,
             shapes=dict(options.shapes) or None,
             mode=options.mode,
+            rules=list(options.rules),
         )
         gradient_name = api.function_name(name, options.mode)
         code = compile(module_text, display, "exec", dont_inherit=True)
@@ -243,9 +295,24 @@ def _attach(func, options: Options) -> None:
     # Tracebacks through the gradient show the generated lines.
     lines = module_text.splitlines(True)
     linecache.cache[display] = (len(module_text), None, lines, display)
-    attribute = _ATTRIBUTES[options.mode]
-    setattr(func, attribute, gradient)
-    setattr(func, f"{attribute}_source", module_text)
+    assert callable(gradient)
+    return gradient, module_text
+
+
+def _specialised(func, options: Options, generic: Callable[..., Any]) -> Callable[..., Any]:
+    """``f.grad`` that runs, per shape signature of its arguments, the version
+    generated for it (cached on disk like the generic one: see gradgen.specialize)."""
+    import dataclasses
+    import inspect
+
+    from gradgen import api
+    from gradgen.specialize import dispatcher
+
+    def generate(shapes: dict) -> Callable[..., Any]:
+        return _gradient(func, dataclasses.replace(options, shapes=tuple(sorted(shapes.items()))))[0]
+
+    return dispatcher(generic, list(inspect.signature(func).parameters), generate,
+                      api.function_name(func.__name__, options.mode))
 
 
 def _run(code) -> dict:

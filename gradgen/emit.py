@@ -110,9 +110,17 @@ def body_lines(body, n_forward: int, indent: str = "    ") -> list:
 
 
 def signature(name: str, params) -> str:
-    text = ", ".join(p.name if p.default is None else f"{p.name}={ir.to_source(p.default)}"
-                     for p in params)
-    return f"def {name}({text}):"
+    """``def name(...):``, keyword-only parameters of the differentiated
+    function kept keyword-only, after the seeds and tangents gradgen adds."""
+
+    def one(p) -> str:
+        return p.name if p.default is None else f"{p.name}={ir.to_source(p.default)}"
+
+    parts = [one(p) for p in params if not p.keyword_only]
+    keyword = [one(p) for p in params if p.keyword_only]
+    if keyword:
+        parts += ["*", *keyword]
+    return f"def {name}({', '.join(parts)}):"
 
 
 def function_source(emitted: EmittedFunction) -> str:

@@ -307,6 +307,15 @@ def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False, 
             fail(subscript, f"{builder}[...] is not supported",
                  "build the array with np.concatenate([...]) (for np.r_) or "
                  "np.column_stack([...]) (for np.c_)")
+        for element in subscript.slice:
+            index = element.slice
+            if isinstance(index, cst.Index) and isinstance(
+                    index.value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+                # A dict (or a structured array's field): gradgen's values are
+                # arrays and numbers, and indexing one with a string is not.
+                fail(index.value, "indexing with a string (a dict or a record field) is "
+                     "not supported", "pass the arrays as separate parameters, or as a "
+                     "list or tuple indexed by position")
     for ifexp in _find_all(node, cst.IfExp):
         fail(ifexp, "a conditional expression must be the whole value of an assignment",
              "write `v = a if c else b` on its own line")
@@ -370,7 +379,8 @@ def _check_name(name: cst.Name, root, defined, parsed, fail):
     if isinstance(parent, cst.Call) and parent.func is name:
         return  # builtins like len(), checked as calls
     fail(name, f"name {value!r} is not defined in the function",
-         "pass it as a parameter, or assign it inside the function before use")
+         "pass it as a parameter, or assign it inside the function before use "
+         "(module-level numbers and small arrays assigned once are read as constants)")
 
 
 def _find(node, node_type):

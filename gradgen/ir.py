@@ -280,6 +280,7 @@ class Param:
     name: str
     default: Expr | None = None
     shape: str | None = None  # the annotation's shape text, e.g. "n d"
+    keyword_only: bool = False  # after the ``*`` of the signature
 
 
 @dataclass(frozen=True)

@@ -645,7 +645,8 @@ class _Normalizer:
         params = []
         for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params):
             default = None if p.default is None else lower_expr(p.default, self.parsed.aliases, self.registry)
-            params.append(ir.Param(p.name.value, default, _shape_annotation(p)))
+            params.append(ir.Param(p.name.value, default, _shape_annotation(p),
+                                   p in fn.params.kwonly_params))
             self.define(p.name.value)
         docstring = None
         statements = list(fn.body.body)

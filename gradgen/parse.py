@@ -6,6 +6,12 @@ exists, every node of it has a source position (1-based lines, shifted by
 which local names refer to NumPy (``import numpy as np``, ``import numpy``,
 ``from numpy import exp``) so that later stages can resolve calls to
 canonical ``np.*`` names.
+
+Module-level constants the function reads (``EPS = 1e-8``, ``W0 =
+np.array([[1.0, 2.0]])``: a single assignment at the top level whose value is
+made of literals, NumPy and earlier such constants only) are copied to the
+start of the function's body, after its docstring, so that every later stage
+sees an ordinary local constant and the generated code defines it too.
 """
 
 from __future__ import annotations
@@ -145,13 +151,14 @@ def parse_function(
             f"no top-level function named {function!r} in {filename}",
             hint=f"functions defined there: {available}",
         )
+    aliases = _numpy_aliases(module)
     return ParsedFunction(
         filename=filename,
         lines=lines,
         line_offset=line_offset,
-        node=functions[function],
+        node=with_constants(functions[function], module_constants(module, aliases)),
         positions=positions,
-        aliases=_numpy_aliases(module),
+        aliases=aliases,
         module_functions=frozenset(functions),
         functions=functions,
     )
@@ -175,3 +182,140 @@ def resolve_numpy(dotted: str | None, aliases: Mapping) -> str | None:
     if head not in aliases:
         return None
     return aliases[head] + (f".{rest}" if rest else "")
+
+
+# ----------------------------------------------------------- module constants
+
+
+def module_constants(module: cst.Module, aliases: Mapping) -> dict:
+    """name -> its top-level ``NAME = value`` statement, for each name the
+    module binds exactly once, by such an assignment, to a constant value."""
+    bound: dict = {}
+    for stmt in module.body:
+        for name in _top_level_bindings(stmt):
+            bound[name] = bound.get(name, 0) + 1
+    constants: dict = {}
+    for stmt in module.body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+                and isinstance(stmt.body[0], cst.Assign)):
+            continue
+        assign = stmt.body[0]
+        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+            continue
+        name = assign.targets[0].target.value
+        if bound.get(name) == 1 and name not in aliases and _constant(assign.value, aliases,
+                                                                       constants):
+            constants[name] = stmt
+    return constants
+
+
+def _top_level_bindings(stmt) -> list:
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        return [stmt.name.value]
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return [n.value for n in _names_in(stmt)]  # if/for/with at the top level
+    found = []
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                found += [n.value for n in _names_in(target.target)]
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            found += [n.value for n in _names_in(small.target)]
+        elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
+                small.names, cst.ImportStar):
+            for alias in small.names:
+                local = alias.asname.name if alias.asname else alias.name
+                found.append(cst.Module(body=[]).code_for_node(local).split(".")[0])
+    return found
+
+
+def _names_in(node) -> list:
+    found: list = []
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            found.append(n)
+
+    node.visit(Names())
+    return found
+
+
+_LITERALS = (cst.Integer, cst.Float, cst.SimpleString)
+
+
+def _constant(node, aliases: Mapping, constants: Mapping) -> bool:
+    """Literals, NumPy names and calls, and earlier constants, combined by
+    operators, tuples and lists: a value known before the function runs."""
+    if isinstance(node, _LITERALS):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in constants or node.value in ("True", "False", "None")
+    if isinstance(node, cst.Attribute):
+        return resolve_numpy(dotted_name(node), aliases) is not None
+    if isinstance(node, cst.UnaryOperation):
+        return _constant(node.expression, aliases, constants)
+    if isinstance(node, cst.BinaryOperation):
+        return _constant(node.left, aliases, constants) and _constant(node.right, aliases,
+                                                                      constants)
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return all(isinstance(e, cst.Element) and _constant(e.value, aliases, constants)
+                   for e in node.elements)
+    if isinstance(node, cst.Call):
+        return (resolve_numpy(dotted_name(node.func), aliases) is not None
+                and all(a.star == "" and _constant(a.value, aliases, constants)
+                        for a in node.args))
+    return False
+
+
+def _local_names(fn: cst.FunctionDef) -> set:
+    """Names the function binds (so they are its locals, as Python decides)."""
+    found = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params,
+                                    *fn.params.kwonly_params)}
+
+    class Bindings(cst.CSTVisitor):
+        def visit_AssignTarget(self, n: cst.AssignTarget) -> None:
+            found.update(x.value for x in _names_in(n.target))
+
+        def visit_AugAssign(self, n: cst.AugAssign) -> None:
+            found.update(x.value for x in _names_in(n.target))
+
+        def visit_AnnAssign(self, n: cst.AnnAssign) -> None:
+            found.update(x.value for x in _names_in(n.target))
+
+        def visit_For(self, n: cst.For) -> None:
+            found.update(x.value for x in _names_in(n.target))
+
+        def visit_CompFor(self, n: cst.CompFor) -> None:
+            found.update(x.value for x in _names_in(n.target))
+
+        def visit_FunctionDef(self, n: cst.FunctionDef) -> None:
+            if n is not fn:
+                found.add(n.name.value)
+
+    fn.body.visit(Bindings())
+    return found
+
+
+def with_constants(fn: cst.FunctionDef, constants: Mapping) -> cst.FunctionDef:
+    """``fn`` with the module constants it reads (and those they read) defined
+    at the start of its body, after its docstring, in module order."""
+    if not constants:
+        return fn
+    local = _local_names(fn)
+    wanted = {n.value for n in _names_in(fn.body)} - local
+    needed: set = set()
+    for name in reversed(list(constants)):  # later constants may read earlier ones
+        if name in wanted or name in needed:
+            needed.add(name)
+            needed.update(n.value for n in _names_in(constants[name].body[0].value)
+                          if n.value in constants)
+    needed -= local
+    if not needed:
+        return fn
+    body = list(fn.body.body)
+    first = body[0] if body else None
+    docstring = (isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Expr)
+                 and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+    at = 1 if docstring else 0
+    body[at:at] = [stmt for name, stmt in constants.items() if name in needed]
+    return fn.with_changes(body=fn.body.with_changes(body=body))

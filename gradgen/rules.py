@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -378,9 +379,25 @@ def _frozen(value):
     return value
 
 
-@functools.lru_cache(maxsize=16)
 def load_registry(extra: tuple = ()) -> Registry:
-    """The registry of the bundled rules, plus rule files ``extra`` (paths)."""
+    """The registry of the bundled rules, plus rule files ``extra`` (paths).
+
+    Kept per process, keyed on the extra files' size and modification time
+    as well as their paths, so that a rule file edited in a running session
+    (a notebook) is read again."""
+    return _load_registry(tuple(extra), tuple(_stamp(name) for name in extra))
+
+
+def _stamp(name) -> tuple:
+    try:
+        info = os.stat(name)
+    except OSError:
+        return ()
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_registry(extra: tuple, stamps: tuple) -> Registry:
     builder = _Builder()
     files = []
     for path in bundled_rule_files():

@@ -274,6 +274,18 @@ def f(x):
     assert error.location is not None and error.location.line == 4
 
 
+@pytest.mark.parametrize("body", [
+    "def f(x, params):\n    return np.sum(x * params['w'] + params['b'])\n",
+    "def f(x, params):\n    w = params[\"w\"]\n    return np.sum(x * w)\n",
+])
+def test_a_string_index_is_refused_not_run_as_array_indexing(body):
+    # A dict argument was indexed as an array in the generated code (a crash
+    # inside it); a dict is not an array, and gradgen refuses it at the index.
+    error = _refusal(body)
+    assert "indexing with a string" in error.message
+    assert error.location is not None and error.location.line == 3
+
+
 def test_an_unknown_primitive_is_refused_even_where_shapes_make_it_look_inactive():
     error = _refusal("""
 def f(x):
@@ -358,3 +370,26 @@ def test_an_active_argument_a_rule_does_not_differentiate_is_refused(tmp_path):
     error = _refusal(body, wrt=(0, 1), rules=[rules])
     assert "'x2'" in error.message and "my_rules.py" in error.message
     assert error.location is not None and error.location.line == 3
+
+
+KEYWORD_ONLY = """
+def f(x, w, *, lam=0.1):
+    return np.sum(x * w) + lam * np.sum(w ** 2)
+"""
+
+
+@pytest.mark.parametrize("mode, header", [
+    ("reverse", "def grad_f(x, w, d_result=1.0, *, lam=0.1):"),
+    ("forward", "def jvp_f(x, w, t_w, *, lam=0.1):"),
+    ("callback", "def vjp_f(x, w, *, lam=0.1):"),
+    ("hvp", "def hvp_f(x, w, t_w, d_result=1.0, *, lam=0.1):"),
+])
+def test_keyword_only_parameters_stay_keyword_only(mode, header):
+    # Dropping the * made a positional seed land in lam.
+    text = gradgen.source_from_text(_source(KEYWORD_ONLY), "f", wrt="w", mode=mode)
+    assert header in text
+    grad = gradgen.grad_from_source(_source(KEYWORD_ONLY), "f", wrt="w")
+    x, w = np.array([0.5, 1.0]), np.array([0.2, -0.3])
+    np.testing.assert_allclose(grad(x, w, 2.0, lam=0.5), 2.0 * (x + 2 * 0.5 * w))
+    with pytest.raises(TypeError):
+        grad(x, w, 2.0, 0.5)

@@ -33,6 +33,6 @@ def test_make_test_runs_the_linters_before_pytest():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     test = makefile.split("\ntest:")[1].split("\n\n")[0]
     lines = [line.strip() for line in test.splitlines()[1:]]
-    assert lines.index("$(BIN)/ruff check .") < lines.index("$(BIN)/python -m pytest")
-    assert lines.index("$(BIN)/mypy gradgen") < lines.index("$(BIN)/python -m pytest")
+    assert lines.index("$(BIN)/ruff check .") < lines.index("$(BIN)/python -m pytest -n auto")
+    assert lines.index("$(BIN)/mypy gradgen") < lines.index("$(BIN)/python -m pytest -n auto")
     assert "\nlint:" in makefile

@@ -1,7 +1,8 @@
 """Every differentiable entry of the registry, in every mode, from its test
-signature (see tests/systematic.py): reverse mode raw, simplified and
-shape-specialised, forward mode, and Hessian-vector products, each against
-central differences in float64; float32 in gives float32 out.
+signature (see tests/systematic.py): reverse mode raw, simplified,
+shape-annotated and specialised at the call (gradgen.specialize), forward
+mode, and Hessian-vector products, each against central differences in
+float64; float32 in gives float32 out.
 
 `make test` runs the first case of each entry; `make test-all` runs them all.
 An entry whose signature yields no case fails: no primitive goes untested.
@@ -59,8 +60,10 @@ def test_reverse_mode(primitive, case):
     assert case is not None, f"{primitive} has no systematic case: give it test=dict(...)"
     f = _loss(case)
     expected = [_central(f, case.args, k) for k in case.wrt]
-    for label, options in [("raw", dict(simplify=False)), ("simplified", {}),
-                           ("shapes", dict(shapes=case.shapes))]:
+    for label, options in [("raw", dict(simplify=False)),
+                           ("simplified", dict(specialize=False)),
+                           ("shapes", dict(shapes=case.shapes)),
+                           ("specialised at the call", {})]:
         grad = gradgen.grad_from_source(case.source, "loss", wrt=case.wrt, **options)
         got = grad(*case.args)
         got = got if len(case.wrt) > 1 else (got,)
@@ -90,7 +93,7 @@ def test_forward_mode(primitive, case):
 def test_hessian_vector_product(primitive, case):
     assert case is not None, f"{primitive} has no systematic case: give it test=dict(...)"
     k = case.wrt[0]
-    grad = gradgen.grad_from_source(case.source, "loss", wrt=k)
+    grad = gradgen.grad_from_source(case.source, "loss", wrt=k, specialize=False)
     hvp = gradgen.hvp_from_source(case.source, "loss", wrt=k)
     rng = np.random.default_rng(2)
     v = rng.standard_normal(np.shape(case.args[k]))

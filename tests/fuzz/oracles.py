@@ -11,6 +11,9 @@ Modes, in the order they are checked (the first failing check names a case):
               argument with its shape and float64 dtype, finite, inputs not
               written into.
 ``raw``       ``simplify=False`` gives the same gradient as the simplified code.
+``specialised`` the code generated for the arguments' shape signature (as
+              ``gradgen.grad`` runs it, see gradgen.specialize) gives the same
+              gradient as the generic code.
 ``preserve``  ``preserve_result=True``: the value equals the function's output,
               the gradient equals ``reverse``'s.
 ``forward``   ``jvp_from_source``: the output equals the function's; the
@@ -47,12 +50,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import gradgen
+from gradgen.specialize import shape_annotations, shape_signature
 from tests.fuzz.case import Case
 
-MODES = ("reverse", "raw", "preserve", "forward", "callback", "hvp", "float32")
+MODES = ("reverse", "raw", "specialised", "preserve", "forward", "callback", "hvp", "float32")
 FAILURES = ("wrong", "crash", "timeout")
-PREFIX = {"reverse": "grad_", "raw": "grad_", "preserve": "grad_", "float32": "grad_",
-          "forward": "jvp_", "callback": "vjp_", "hvp": "hvp_"}
+PREFIX = {"reverse": "grad_", "raw": "grad_", "specialised": "grad_", "preserve": "grad_",
+          "float32": "grad_", "forward": "jvp_", "callback": "vjp_", "hvp": "hvp_"}
 
 STEPS = (1e-4, 1e-5)  # relative steps of the two central differences
 RTOL, ATOL = 1e-5, 1e-6  # of a central difference (ATOL times the gradient's scale)
@@ -485,6 +489,17 @@ class _Run:
         grads = self.grads("raw", self.call("raw", fn, *_copy(self.prog.args), *self.prog.seeds))
         self.check_shapes("raw", grads)
         self.expected("raw", grads, "the simplified gradient")
+
+    def specialised(self):
+        args = _copy(self.prog.args)
+        params = gradgen.api.parameters(self.case.source, self.case.function) or []
+        shapes = shape_annotations(params, shape_signature(args))
+        if not shapes:
+            return
+        fn = self.make("specialised", shapes=shapes)
+        grads = self.grads("specialised", self.call("specialised", fn, *args, *self.prog.seeds))
+        self.check_shapes("specialised", grads)
+        self.expected("specialised", grads, "the generic gradient")
 
     def preserve(self):
         fn = self.make("preserve", preserve_result=True)
