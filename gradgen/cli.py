@@ -8,7 +8,7 @@ Commands::
     gradgen show     SRC.py::FUNC [...] [--wrt a,b] [--no-simplify]
     gradgen verify   SRC.py::FUNC --against MINE.py::GRAD [--wrt ..] [--shape x=3,4]
     gradgen cache clear
-    gradgen rules    [TEXT] [--markdown | --json]        # the supported functions
+    gradgen rules    [TEXT] [--markdown | --json] [--rules FILE]  # the supported functions
 
 **Targets and output files.**  A target is ``SRC.py::FUNC``, a top-level
 function of a Python file.  ``generate`` groups targets by source file and
@@ -76,7 +76,8 @@ when ``|yours - generated| <= atol + rtol * |generated|`` everywhere
 :mod:`gradgen.catalog`) with its aliases, the modes it supports and its
 notes, grouped by rule file, then the functions without a gradient: aligned
 text, ``--markdown`` (the README's table) or ``--json``.  ``TEXT`` keeps the
-functions one of whose names contains it.
+functions one of whose names contains it.  Extra rule files (``--rules``, else
+``rules`` of ``[tool.gradgen]``) are listed too, under their own names.
 
 **Exit codes.**  0: success.  1: ``check`` found stale, missing or
 hand-edited modules, ``verify`` found a mismatch, or ``rules TEXT`` matched
@@ -1268,7 +1269,8 @@ def cmd_verify(args) -> int:
 def cmd_rules(args) -> int:
     from gradgen import catalog
 
-    registry = catalog.load_registry()
+    files, _ = _rules(args, _load_config(args))  # --rules, else [tool.gradgen] rules
+    registry = catalog.load_registry(tuple(files))
     found = catalog.build(registry)
     if args.filter is not None:
         found = found.matching(args.filter)
@@ -1468,6 +1470,11 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--markdown", action="store_true",
                       help="a markdown table (the README's form)")
     form.add_argument("--json", action="store_true", help="JSON, for tools")
+    p.add_argument("--rules", action="append", metavar="FILE", default=None,
+                   help="an extra rule file to list too; repeat for several; replaces "
+                   "[tool.gradgen] rules")
+    p.add_argument("--config", metavar="FILE",
+                   help="read [tool.gradgen] from FILE instead of the nearest pyproject.toml")
     p.set_defaults(handler=cmd_rules)
 
     p = commands.add_parser("cache", help="manage the decorator's on-disk cache")

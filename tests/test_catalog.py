@@ -351,3 +351,16 @@ def test_suggestions_are_registry_names_only():
 
 def test_a_misspelt_module_is_matched_whole():
     assert catalog.suggest("np.lingalg.norm") == ["np.linalg.norm"]
+
+
+def test_cli_rules_lists_extra_rule_files(mode_rules, capsys):
+    assert main(["rules", "--rules", str(mode_rules), "catalog_flip"]) == 0
+    out = capsys.readouterr().out
+    assert "mode rules:" in out
+    assert "reverse, forward (some), hvp (some)" in out
+
+
+def test_cli_rules_with_a_missing_rule_file_is_exit_2(tmp_path, capsys):
+    assert main(["rules", "--rules", str(tmp_path / "missing.py")]) == 2
+    err = capsys.readouterr().err
+    assert "no rule file" in err and "Traceback" not in err
