@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-all lint generate check golden bench bench-quick fuzz clean
+.PHONY: setup demo test test-all lint generate check golden readme bench bench-quick fuzz clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,10 @@ check: $(STAMP)
 ## golden: rewrite the expected outputs of tests/cases/ (review the diff!)
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden --update
+
+## readme: rewrite README.md's table of supported functions from templates/ (gradgen rules)
+readme: $(STAMP)
+	$(BIN)/python -m gradgen.catalog --update-readme
 
 ## bench: timings against the peers (~6 min on 2 cores; rewrites bench/results.*)
 bench: $(STAMP)

@@ -8,6 +8,7 @@ Commands::
     gradgen show     SRC.py::FUNC [...] [--wrt a,b] [--no-simplify]
     gradgen verify   SRC.py::FUNC --against MINE.py::GRAD [--wrt ..] [--shape x=3,4]
     gradgen cache clear
+    gradgen rules    [TEXT] [--markdown | --json] [--rules FILE]  # the supported functions
 
 **Targets and output files.**  A target is ``SRC.py::FUNC``, a top-level
 function of a Python file.  ``generate`` groups targets by source file and
@@ -71,8 +72,16 @@ numeric default gets a scalar).  A checked function (or module) that calls
 when ``|yours - generated| <= atol + rtol * |generated|`` everywhere
 (defaults ``rtol=1e-7``, ``atol=1e-9``).
 
+**rules** prints every supported function (from the rule files, see
+:mod:`gradgen.catalog`) with its aliases, the modes it supports and its
+notes, grouped by rule file, then the functions without a gradient: aligned
+text, ``--markdown`` (the README's table) or ``--json``.  ``TEXT`` keeps the
+functions one of whose names contains it.  Extra rule files (``--rules``, else
+``rules`` of ``[tool.gradgen]``) are listed too, under their own names.
+
 **Exit codes.**  0: success.  1: ``check`` found stale, missing or
-hand-edited modules, or ``verify`` found a mismatch.  2: bad usage or input
+hand-edited modules, ``verify`` found a mismatch, or ``rules TEXT`` matched
+nothing.  2: bad usage or input
 (a located ``file.py:LINE:COL: message`` on stderr, never a traceback), or
 the machine refused: an output path that is a folder or under a file, a full
 disk, a file too large, an input too large for memory (a message naming the
@@ -1257,6 +1266,28 @@ def cmd_verify(args) -> int:
 # Argument parsing.
 
 
+def cmd_rules(args) -> int:
+    from gradgen import catalog
+
+    files, _ = _rules(args, _load_config(args))  # --rules, else [tool.gradgen] rules
+    registry = catalog.load_registry(tuple(files))
+    found = catalog.build(registry)
+    if args.filter is not None:
+        found = found.matching(args.filter)
+        if not found:
+            _err(f"gradgen: no supported function matches {args.filter!r}"
+                 f"{catalog.did_you_mean(args.filter, registry)}")
+            _err("hint: `gradgen rules` lists them all")
+            return EXIT_FAILED
+    if args.json:
+        sys.stdout.write(catalog.as_json(found))
+    elif args.markdown:
+        sys.stdout.write(catalog.markdown(found))
+    else:
+        sys.stdout.write(catalog.text(found))
+    return EXIT_OK
+
+
 def _wrt_type(text: str):
     try:
         return parse_wrt(text)
@@ -1424,6 +1455,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_options(p, output=False, preserve=False)
     p.set_defaults(handler=cmd_verify)
+
+    p = commands.add_parser(
+        "rules",
+        help="list the supported functions",
+        description="List every function gradgen differentiates, from its rule files: "
+        "the aliases it may be written as, the modes it supports (reverse, forward, hvp) "
+        "and its notes (ties, kinks, domains), then the functions that have no gradient. "
+        "Exit 1 when TEXT matches nothing.",
+    )
+    p.add_argument("filter", nargs="?", metavar="TEXT",
+                   help="only the functions one of whose names contains TEXT (any case)")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--markdown", action="store_true",
+                      help="a markdown table (the README's form)")
+    form.add_argument("--json", action="store_true", help="JSON, for tools")
+    p.add_argument("--rules", action="append", metavar="FILE", default=None,
+                   help="an extra rule file to list too; repeat for several; replaces "
+                   "[tool.gradgen] rules")
+    p.add_argument("--config", metavar="FILE",
+                   help="read [tool.gradgen] from FILE instead of the nearest pyproject.toml")
+    p.set_defaults(handler=cmd_rules)
 
     p = commands.add_parser("cache", help="manage the decorator's on-disk cache")
     cache_commands = p.add_subparsers(dest="cache_command", metavar="ACTION")

@@ -7,14 +7,17 @@ over ``range(...)``, an array or ``enumerate(array)``; ``while``; conditional
 expressions as the value of an assignment; one ``return`` at the end.  Every
 call resolves to a primitive that has a gradient rule, a non-differentiable
 primitive, or another (non-recursive) function of the same module, checked
-the same way.  Every name is a parameter, a local, or NumPy.  Each refusal
-says where, what, and what to do instead.
+the same way; an unknown call's error names the closest supported functions
+when one is near (:func:`gradgen.catalog.suggest`).  Every name is a
+parameter, a local, or NumPy.  Each refusal says where, what, and what to do
+instead.
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
+from gradgen.catalog import did_you_mean
 from gradgen.errors import UnknownPrimitiveError, UnsupportedSyntaxError
 from gradgen.lowering import LoweringError, call_name, lower_expr
 from gradgen.parse import ParsedFunction, dotted_name, resolve_numpy
@@ -354,11 +357,12 @@ def _check_call(call: cst.Call, parsed, registry, fail, context=None):
         return
     if name in ("range", "enumerate"):
         fail(call.func, f"{name}() is only supported as the iterable of a `for` loop")
+    close = did_you_mean(name, registry)  # "; did you mean np.sin?", or ''
     if name.startswith("np."):
-        fail(call.func, f"no gradient rule for {shown} ({name})",
+        fail(call.func, f"no gradient rule for {shown} ({name}){close}",
              "add a rule with @adjoint in a rule file (see templates/README.md)",
              UnknownPrimitiveError)
-    fail(call.func, f"no gradient rule for {shown}()",
+    fail(call.func, f"no gradient rule for {shown}(){close}",
          "gradgen differentiates NumPy calls; call NumPy as np.<function>",
          UnknownPrimitiveError)
 
