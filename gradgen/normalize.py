@@ -271,6 +271,12 @@ class _Normalizer:
         self.fresh: set = set()
         self.alias_of: dict = {}
         self.temps: set = set()  # names of the temporaries of A-normal form
+        # Which names may hold the same object: a copy, a view, an item of a
+        # list or tuple and the list itself are linked (union-find, never
+        # undone); an in-place change is refused when another name is linked.
+        self.links: dict = {}
+        self.outer_scopes: list = []  # of the callers of an inlined callee
+        self.loop_updates: list = []  # per enclosing loop: in-place changes to recheck
         self.mutable: set = set()  # final names that are assigned more than once
         self.blocks: list = [[]]
         self.origin: tuple = ()
@@ -319,6 +325,13 @@ class _Normalizer:
         else:
             self.fresh.discard(target)
             self.alias_of[target] = source
+            self.link(target, source)
+        if isinstance(value, ir.Tuple) or (isinstance(value, ir.Call)
+                                            and value.func == ir.LIST_LITERAL):
+            items = value.elts if isinstance(value, ir.Tuple) else value.args
+            for item in items:
+                if isinstance(item, ir.Name):
+                    self.link(target, item.id)  # the container holds the item's object
         if len(self.blocks) > 1:
             self.mutable.add(target)  # recomputed on every trip or branch
         # A name is static (a shape, a size, a literal) only if it is assigned
@@ -341,6 +354,51 @@ class _Normalizer:
             if args and isinstance(args[0], ir.Name):
                 return args[0].id
         return None
+
+    # -- objects shared between names
+    def root(self, name: str) -> str:
+        while self.links.get(name, name) != name:
+            name = self.links[name]
+        return name
+
+    def link(self, a: str, b: str) -> None:
+        ra, rb = self.root(a), self.root(b)
+        if ra != rb:
+            self.links[ra] = rb
+
+    def sharer(self, version: str, name: str) -> str | None:
+        """Another name (of this body or of a caller an inlined callee was
+        called from) that may hold the object of ``version``, which ``name``
+        holds: what an in-place change of it would change too."""
+        root = self.root(version)
+        for scope in (*self.outer_scopes, self.scope):
+            for other, held in scope.current.items():
+                if (scope is not self.scope or other != name) and self.root(held) == root:
+                    return other
+        return None
+
+    def check_in_place(self, version: str, name: str, what: str, hint: str) -> None:
+        """Refuse an in-place change of ``version`` (held by ``name``) that
+        another name would see; inside loops, checked again at the loop's end,
+        when what the body binds after the change is known."""
+        other = self.sharer(version, name)
+        if other is not None:
+            self.refuse(f"{what} changes {name} in place, and {version_base(other)} may "
+                        "hold the same array (itself, a view of it, or a list or tuple that "
+                        "holds it), which Python would change too", hint)
+        for pending in self.loop_updates:
+            pending.append((version, name, what, hint, self.origin, self.scope))
+
+    def recheck_loop(self, pending: list) -> None:
+        for version, name, what, hint, origin, scope in pending:
+            if scope is not self.scope:
+                continue
+            other = self.sharer(version, name)
+            if other is not None:
+                self.origin = origin
+                self.refuse(f"{what} changes {name} in place, and {version_base(other)} "
+                            "may hold the same array on a later trip of the loop, which "
+                            "Python would change too", hint)
 
     def refuse(self, message: str, hint: str = ""):
         origin = self.origin[0] if self.origin else None
@@ -417,6 +475,7 @@ class _Normalizer:
             if p.name.value not in bound and p.default is not None:
                 bound[p.name.value] = lower_expr(p.default, self.parsed.aliases, self.registry)
         outer_scope, outer_origin = self.scope, self.origin
+        self.outer_scopes.append(outer_scope)
         self.scope = _Scope(_assigned_in_blocks(callee), True, self.namer)
         if enclosing is not None:  # a closure reads its free names when called
             self.scope.current.update(enclosing.current)
@@ -431,6 +490,7 @@ class _Normalizer:
         for stmt in callee.body.body:
             result = self.block_statement(stmt, top=True) or result
         self.scope, self.origin = outer_scope, outer_origin
+        self.outer_scopes.pop()
         self.inlining = self.inlining[:-1]
         return result
 
@@ -514,8 +574,10 @@ class _Normalizer:
         for item, value in prefix:
             self.origin = origin
             self.emit(self.define(item), self.rename(value))
+        self.loop_updates.append([])
         for stmt in node.body.body:
             self.block_statement(stmt)
+        self.recheck_loop(self.loop_updates.pop())
         body = _skip_rest(self.blocks.pop())
         self.body.append(ir.For(loop_var, start, stop, step, body, origin))
 
@@ -537,13 +599,17 @@ class _Normalizer:
         self.blocks.append([])
         test = self.atom(self.lower(node.test), "cond")
         test_body = tuple(self.blocks.pop())
+        self.loop_updates.append([])
         body = _skip_rest(self.block(node.body.body))
+        self.recheck_loop(self.loop_updates.pop())
         self.body.append(ir.While(test_body, test, body, origin))
 
     def simple_statement(self, small):
         if isinstance(small, cst.Expr):  # items.append(value), checked by the fence
             target = self.current[small.value.func.value.value]
             value = self.atom(self.lower(small.value.args[0].value), f"{target}_item")
+            if isinstance(value, ir.Name):
+                self.link(target, value.id)  # the list holds the item's object
             self.body.append(ir.Append(target, value, self.origin))
             return None
         if isinstance(small, (cst.Break, cst.Continue)):
@@ -579,11 +645,9 @@ class _Normalizer:
             else:
                 name = small.target.value
                 current = self.current[name]
-                if current in self.alias_of:
-                    # In place on an array, `y += e` would change the other name too.
-                    self.refuse(f"`{name} {op}= ...` changes {name} in place, and {name} is "
-                                f"{version_base(self.alias_of[current])} (or a view of it)",
-                                f"write `{name} = {name} {op} ...`, which makes a new value")
+                # In place on an array, `y += e` changes every name of the object.
+                self.check_in_place(current, name, f"`{name} {op}= ...`",
+                                    f"write `{name} = {name} {op} ...`, which makes a new value")
                 self.assign(name, ir.BinOp(op, ir.Name(current), self.lower(small.value)))
         elif isinstance(small, cst.Return):
             value = self.lower(small.value)
@@ -625,6 +689,11 @@ class _Normalizer:
                         "write would change that array too",
                         f"write into a copy: `{shown} = {shown}.copy()` first, or build "
                         f"the array with np.zeros(...)")
+        shown = version_base(array.id)
+        self.check_in_place(array.id, next((n for n, v in self.current.items()
+                                            if v == array.id), shown),
+                            f"`{shown}[...] = ...`",
+                            f"write into a copy: `{shown} = {shown}.copy()` first")
         index = self.primitive(subscript, array.id).index
         value = self.atom(value, f"{array.id}_item")
         self.body.append(ir.SetItem(array.id, index, value, self.origin))

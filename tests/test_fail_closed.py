@@ -393,3 +393,46 @@ def test_keyword_only_parameters_stay_keyword_only(mode, header):
     np.testing.assert_allclose(grad(x, w, 2.0, lam=0.5), 2.0 * (x + 2 * 0.5 * w))
     with pytest.raises(TypeError):
         grad(x, w, 2.0, 0.5)
+
+
+# In-place changes that another name would see: Python changes the object
+# every name holds, which value semantics would not (each was a silently
+# wrong gradient before: the other name kept its old value).
+@pytest.mark.parametrize("body, culprit", [
+    ("v = x * 2.0\n    u = v\n    v += w\n    return np.sum(u * u) + np.sum(v)", "u"),
+    ("v = x * 2.0\n    u = v[0:1]\n    v += w\n    return np.sum(u * u) + np.sum(v)", "u"),
+    ("v = x * 2.0\n    u = v\n    v[0] = 3.0\n    return np.sum(u * u) + np.sum(v)", "u"),
+    ("v = x * 2.0\n    hs = []\n    hs.append(v)\n    v += w\n"
+     "    return np.sum(hs[0] * hs[0]) + np.sum(v)", "hs"),
+    ("v = x * 2.0\n    t = [v, x]\n    v *= w\n    return np.sum(t[0] * t[0])", None),
+    ("v = x * 2.0\n    u = x\n    for k in range(2):\n        v += w\n        u = v\n"
+     "    return np.sum(u * v)", None),  # u is v from the second trip on
+])
+def test_an_in_place_change_another_name_would_see_is_refused(body, culprit):
+    error = _refusal(f"def f(x, w):\n    {body}\n", wrt=(0, 1))
+    assert "in place" in error.message and error.location is not None
+    if culprit:
+        assert f"and {culprit} may hold" in error.message
+
+
+@pytest.mark.parametrize("body", [
+    "v = x * 2.0\n    v = v\n    v += w\n    return np.sum(v * v)",  # the old v is gone
+    "v = x * 2.0\n    u = v\n    u = u + 1.0\n    v += w\n    return np.sum(v * u)",
+])
+def test_an_in_place_change_nobody_else_sees_is_differentiated(body):
+    text = _source(f"def f(x, w):\n    {body}\n")
+    namespace: dict = {}
+    exec(text, namespace)  # the test's own function
+    x, w = np.array([0.5, 1.0]), np.array([0.3, 0.2])
+    grad = gradgen.grad_from_source(text, "f", wrt=(0, 1))
+    for k, g in enumerate(grad(x.copy(), w.copy())):
+        expected = []
+        for i in range(2):
+            e = np.zeros(2)
+            e[i] = 1e-6
+            a = [x.copy(), w.copy()]
+            b = [x.copy(), w.copy()]
+            a[k] = a[k] + e
+            b[k] = b[k] - e
+            expected.append((namespace["f"](*a) - namespace["f"](*b)) / 2e-6)
+        np.testing.assert_allclose(g, expected, rtol=1e-6)
