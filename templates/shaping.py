@@ -54,8 +54,8 @@ def ravel(y, x):
 
 
 @adjoint(np.moveaxis, view=True, linear="a", static=("source", "destination"),
-         test=dict(shapes=[("2 3 4",)], static=dict(source=[0, -1, (0, 1)]),
-                   fixed=dict(destination=None)))
+         test=dict(shapes=[("2 3 4",)], static=dict(source=[0, -1, (0, 1)],
+                                                      destination=[1, (2, 0)])))
 def moveaxis(y, a, source, destination):
     d[a] = np.moveaxis(d[y], destination, source)
 
