@@ -10,7 +10,7 @@ tests/test_shaping_edges.py checks each of these in every mode.
 
 import numpy as np
 
-from .contract import adjoint, d, unconcatenate
+from .contract import adjoint, d, reconcatenate, unconcatenate, unsupported
 
 
 @adjoint(np.hstack, linear="tup", test=dict(skip="takes a sequence: tested in test_shaping_edges"))
@@ -45,3 +45,24 @@ def append(y, arr, values, axis=None):
     else:
         d[arr] = np.moveaxis(np.moveaxis(d[y], axis, 0)[:np.shape(arr)[axis]], 0, axis)
         d[values] = np.moveaxis(np.moveaxis(d[y], axis, 0)[np.shape(arr)[axis]:], 0, axis)
+
+
+# ------------------------------------------------------------- splitting
+# These return a list of arrays.  The core has no gradient for a list that a
+# primitive returns and user code indexes (``operator.getitem``'s rule makes
+# the gradient of ``p[0]`` an array shaped like ``p``, which a list of unequal
+# pieces is not) or unpacks (refused before any rule is read), so each is
+# refused, with its location, until it has one.
+
+@adjoint(np.split, np.array_split, static=("indices_or_sections", "axis"),
+         test=dict(skip="refused: tested in test_shaping_edges"))
+def split(y, ary, indices_or_sections, axis=0):
+    unsupported("it returns a list of arrays, which has no gradient yet: slice instead (x[:2], x[2:])")
+    d[ary] = reconcatenate(d[y], y, axis)
+
+
+@adjoint(np.hsplit, np.vsplit, np.dsplit, static="indices_or_sections",
+         test=dict(skip="refused: tested in test_shaping_edges"))
+def hsplit(y, ary, indices_or_sections):
+    unsupported("it returns a list of arrays, which has no gradient yet: slice instead (x[:, :2])")
+    d[ary] = reconcatenate(d[y], y, 0)
