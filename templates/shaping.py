@@ -224,6 +224,16 @@ def copy(y, x):
     d[x] = d[y]
 
 
+@adjoint(np.astype, methods="astype", shape="like:x", static="dtype",
+         test=dict(skip="dtype is positional-only: tested in test_shaping_edges"),
+         note="a cast to an integer or boolean dtype is piecewise constant: its gradient is 0")
+def astype(y, x, dtype):
+    # The identity on values for a floating dtype; 0 for an integer one.  The
+    # factor in x's floating dtype brings a float32 gradient back to float64.
+    keep = np.ones_like(x, dtype=np.result_type(x, 1.0)) * np.issubdtype(y.dtype, np.inexact)
+    d[x] = d[y] * keep
+
+
 # ---------------------------------------------------------------- constructors
 
 
