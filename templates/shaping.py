@@ -234,6 +234,19 @@ def astype(y, x, dtype):
     d[x] = d[y] * keep
 
 
+@adjoint(np.float64, linear="x", shape="like:x",
+         test=dict(shapes=[("",), ("2 3",)]))
+def float64(y, x):
+    # A cast: the identity on values; the gradient returns to x's floating dtype.
+    d[x] = d[y] * np.ones_like(x, dtype=np.result_type(x, 1.0))
+
+
+@adjoint(np.float32, linear="x", shape="like:x",
+         test=dict(skip="rounds to float32, below central differences' step: test_shaping_edges"))
+def float32(y, x):
+    d[x] = d[y] * np.ones_like(x, dtype=np.result_type(x, 1.0))
+
+
 # ---------------------------------------------------------------- constructors
 
 
