@@ -10,6 +10,7 @@ import numpy as np
 from .contract import (
     adjoint,
     d,
+    in_dtype_of,
     unbroadcast,
     unconcatenate,
     unreduce,
@@ -229,7 +230,9 @@ def copy(y, x):
          note="a cast to an integer or boolean dtype is piecewise constant: its gradient is 0")
 def astype(y, x, dtype):
     # The identity on values for a floating dtype; 0 for an integer one.  The
-    # factor in x's floating dtype brings a float32 gradient back to float64.
+    # factor in x's floating dtype brings a float32 gradient back to float64
+    # (a float32 x cast up keeps a float64 gradient: forward mode derives its
+    # tangent from this rule, and cannot transpose a cast).
     keep = np.ones_like(x, dtype=np.result_type(x, 1.0)) * np.issubdtype(y.dtype, np.inexact)
     d[x] = d[y] * keep
 
@@ -238,13 +241,13 @@ def astype(y, x, dtype):
          test=dict(shapes=[("",), ("2 3",)]))
 def float64(y, x):
     # A cast: the identity on values; the gradient returns to x's floating dtype.
-    d[x] = d[y] * np.ones_like(x, dtype=np.result_type(x, 1.0))
+    d[x] = in_dtype_of(d[y], x)
 
 
 @adjoint(np.float32, linear="x", shape="like:x",
          test=dict(skip="rounds to float32, below central differences' step: test_shaping_edges"))
 def float32(y, x):
-    d[x] = d[y] * np.ones_like(x, dtype=np.result_type(x, 1.0))
+    d[x] = in_dtype_of(d[y], x)
 
 
 # ---------------------------------------------------------------- constructors
