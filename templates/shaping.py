@@ -111,7 +111,7 @@ def roll(y, a, shift, axis=None):
         d[a] = np.roll(d[y], np.negative(shift), axis)
 
 
-@adjoint(np.broadcast_to, view=True, linear="array", static="shape",
+@adjoint(np.broadcast_to, shape="constructor", view=True, linear="array", static="shape",
          test=dict(shapes=[("3",), ("2 1",), ("",)], fixed=dict(shape=(4, 2, 3))))
 def broadcast_to(y, array, shape):
     d[array] = unbroadcast(d[y], array)

@@ -334,3 +334,10 @@ def test_the_review_catches_a_smooth_function():
     # The check itself can fail: np.sin is not piecewise constant.
     x = np.random.default_rng(0).uniform(size=3)
     assert not _same(np.sin(x), np.sin(x + 1e-7))
+
+
+def test_broadcast_to_gives_its_shape_to_the_annotated_gradient():
+    source = _source("return np.sum(np.broadcast_to(x0, (4, 2, 3)) * u)", "x0, u")
+    text = gradgen.source_from_text(source, "f", wrt=(0,), shapes={"x0": "2 1", "u": "4 2 3"})
+    body = text.split("def grad_f")[1]
+    assert "unbroadcast(" not in body
