@@ -54,21 +54,24 @@ def ravel(y, x):
     d[x] = np.reshape(d[y], np.shape(x))
 
 
-@adjoint(np.moveaxis, view=True, linear="a", static=("source", "destination"),
+@adjoint(np.moveaxis, shape="permute-axes",
+         view=True, linear="a", static=("source", "destination"),
          test=dict(shapes=[("2 3 4",)], static=dict(source=[0, -1, (0, 1)],
                                                       destination=[1, (2, 0)])))
 def moveaxis(y, a, source, destination):
     d[a] = np.moveaxis(d[y], destination, source)
 
 
-@adjoint(np.swapaxes, methods="swapaxes", view=True, linear="a", static=("axis1", "axis2"),
+@adjoint(np.swapaxes, shape="permute-axes",
+         methods="swapaxes", view=True, linear="a", static=("axis1", "axis2"),
          test=dict(shapes=[("2 3 4",), ("2 3",)], static=dict(axis1=[0, -1]),
                    fixed=dict(axis2=1)))
 def swapaxes(y, a, axis1, axis2):
     d[a] = np.swapaxes(d[y], axis1, axis2)
 
 
-@adjoint(np.rollaxis, view=True, linear="a", static=("axis", "start"),
+@adjoint(np.rollaxis, shape="permute-axes",
+         view=True, linear="a", static=("axis", "start"),
          test=dict(shapes=[("2 3 4",)], static=dict(axis=[2, -1, 0], start=[0, 1, 3])))
 def rollaxis(y, a, axis, start=0):
     # y = np.moveaxis(a, axis, start - (start > axis)), axis and start normalized first.
@@ -94,7 +97,8 @@ def flipud(y, m):
     d[m] = np.flipud(d[y])
 
 
-@adjoint(np.rot90, view=True, linear="m", static=("k", "axes"),
+@adjoint(np.rot90, shape="permute-axes",
+         view=True, linear="m", static=("k", "axes"),
          test=dict(shapes=[("2 3",), ("2 3 4",)], static=dict(k=[1, 2, 3, -1, 4],
                                                              axes=[(0, 1), (1, 0)])))
 def rot90(y, m, k=1, axes=(0, 1)):

@@ -341,3 +341,17 @@ def test_broadcast_to_gives_its_shape_to_the_annotated_gradient():
     text = gradgen.source_from_text(source, "f", wrt=(0,), shapes={"x0": "2 1", "u": "4 2 3"})
     body = text.split("def grad_f")[1]
     assert "unbroadcast(" not in body
+
+
+@pytest.mark.parametrize("call, shape", [
+    ("np.swapaxes(x0, 0, 2)", "4 3 2"), ("x0.swapaxes(0, 1)", "3 2 4"),
+    ("np.moveaxis(x0, 0, -1)", "3 4 2"), ("np.rollaxis(x0, 2)", "4 2 3"),
+    ("np.rot90(x0, 1, axes=(1, 2))", "2 4 3"),
+])
+def test_axis_permutations_give_their_shape_to_the_annotated_gradient(call, shape):
+    source = _source(f"return np.sum({call} * u)", "x0, u")
+    text = gradgen.source_from_text(source, "f", wrt=(0,), shapes={"x0": "2 3 4", "u": shape})
+    assert "unbroadcast(" not in text.split("def grad_f")[1]
+    x0, u = _inputs([(2, 3, 4), tuple(int(n) for n in shape.split())])
+    got = gradgen.grad_from_source(source, "f", shapes={"x0": "2 3 4", "u": shape})(x0, u)
+    _close(got, _central(_function(source), [x0, u], 0), call)
