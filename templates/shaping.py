@@ -144,7 +144,7 @@ def atleast_3d(y, arys):
 def tile(y, A, reps):
     # y's axes, in pairs (copies, A's extent): the copies are summed away.
     shape = (1,) * (np.ndim(y) - np.ndim(A)) + np.shape(A)
-    pairs = np.ravel(np.stack([np.floor_divide(np.shape(y), shape), shape], axis=1))
+    pairs = np.ravel(np.stack([np.floor_divide(np.shape(y), np.maximum(shape, 1)), shape], axis=1))
     d[A] = np.reshape(np.sum(np.reshape(d[y], pairs),
                              axis=tuple(range(0, 2 * np.ndim(y), 2))), np.shape(A))
 
