@@ -12,6 +12,8 @@ Where a primitive's tangent comes from (``templates/forward_rules.py``):
 
 * ``linear``/``multilinear`` declarations: the primitive itself, applied to
   the tangents (``np.sum(t_x, axis=1)``, ``t_a @ b + a @ t_b``);
+* an explicit ``@tangent`` rule (``t[y] = ...`` from the arguments'
+  tangents, inactive ones a symbolic zero folded away: :meth:`_Forward.explicit`);
 * otherwise its reverse rule, transposed by :func:`_Forward.transpose`: a
   reverse rule is a linear map from ``d[y]`` to ``d[x]`` (products by
   partials, ``unbroadcast``, ``unreduce``, ``matmul_grad_*``...); its
@@ -38,7 +40,18 @@ from dataclasses import dataclass
 from gradgen import emit, ir
 from gradgen.errors import Location, UnknownPrimitiveError, UnsupportedSyntaxError, UsageError
 from gradgen.normalize import BUILTIN_STATIC, Namer, describe, is_static, primitive_args, primitive_of, version_base
-from gradgen.rules import GRAD, Registry, Rule, TAssign, TGrad, TIf, TUnsupported, bind, static_truth
+from gradgen.rules import (
+    GRAD,
+    TANGENT,
+    Registry,
+    Rule,
+    TAssign,
+    TGrad,
+    TIf,
+    TUnsupported,
+    bind,
+    static_truth,
+)
 from gradgen.transform import resolve_wrt
 
 TANGENT_PREFIX = "t_"
@@ -297,7 +310,12 @@ class _Forward:
     def flowing(self, primitive: str, rule: Rule) -> set:
         """The parameters whose tangents reach the result."""
         linearity = self.registry.tangents.get(primitive)
-        return set(linearity.args) if linearity is not None else _flowing_params(rule.body)
+        if linearity is not None:
+            return set(linearity.args)
+        entry = self.registry.entry(primitive)
+        if entry is not None and entry.tangent is not None:
+            return _tangent_params(entry.tangent.body)
+        return _flowing_params(rule.body)
 
     def check_covered(self, primitive: str, rule: Rule, stmt, env: dict) -> None:
         """Fail closed, as the reverse pass does: an active argument the rule
@@ -537,6 +555,9 @@ class _Forward:
         linearity = self.registry.tangents.get(primitive)
         if linearity is not None:
             return [], self.apply_linear(linearity, rule, stmt, env, result)
+        entry = self.registry.entry(primitive)
+        if entry is not None and entry.tangent is not None:
+            return self.explicit(entry.tangent, stmt, result)
         return self.derive(rule, stmt, env, result)
 
     def bind(self, rule: Rule, stmt: ir.Assign, result) -> dict:
@@ -558,6 +579,90 @@ class _Forward:
         expr = _clean(_replace_operands(value, rule, subs))
         if any(p not in present and self.is_array(env[p]) for p in linearity.args):
             expr = broadcast_to(expr, result)  # an inactive operand may be larger
+        return expr
+
+    def explicit(self, rule: Rule, stmt, result) -> tuple:
+        """The tangent from an explicit ``@tangent`` rule: ``t[p]`` is the
+        tangent of the argument bound to ``p``; the tangent of an inactive
+        argument is a symbolic zero, folded away through sums, products,
+        negation and the primitives the registry declares linear in it (and
+        written ``np.zeros_like(p)`` only where it cannot be folded)."""
+        env = self.bind(rule, stmt, result)
+        pre: list = []
+        local = dict(env)
+        locals_: dict = {}
+        values: list = []
+        dropped = []
+        origins = self.origins(stmt)
+
+        def expand(expr):
+            if isinstance(expr, ir.Call) and expr.func == TANGENT:
+                (param,) = expr.args
+                tangent = self.tangent(env[param.id])
+                if tangent is None:
+                    dropped.append(param.id)
+                    return ir.Call(_TZERO, (env[param.id],))
+                return tangent
+            if isinstance(expr, ir.Name) and expr.id in local:
+                return local[expr.id]
+            return ir.map_children(expr, expand)
+
+        def run(body):
+            for t in body:
+                if isinstance(t, TAssign):
+                    value = self.fold_zeros(expand(t.value))
+                    if _is_tzero(value):
+                        local[t.target] = value
+                        continue
+                    value = _zeros_left(value)
+                    name = self.namer.fresh(f"{t.target}_{version_base(stmt.target)}")
+                    pre.append(ir.Assign(name, value, origins))
+                    local[t.target] = ir.Name(name)
+                    locals_[name] = value
+                elif isinstance(t, TGrad):
+                    values.append(self.fold_zeros(expand(t.value)))
+                elif isinstance(t, TIf):
+                    test = static_truth(expand(t.test), lambda m: self.fail(stmt, m))
+                    run(t.body if test else t.orelse)
+                elif isinstance(t, TUnsupported):
+                    self.fail(stmt, t.message)
+
+        run(rule.body)
+        if not values or _is_tzero(values[-1]):
+            return pre, ir.Call("np.zeros_like", (result,))
+        expr = _zeros_left(values[-1])
+        if dropped and not self.covers(expr, locals_, stmt, result):
+            expr = broadcast_to(expr, result)
+        return pre, expr
+
+    def fold_zeros(self, expr):
+        """``expr`` with symbolic zeros (tangents of inactive arguments) folded."""
+        expr = ir.map_children(expr, self.fold_zeros)
+        if isinstance(expr, ir.BinOp):
+            left, right = _is_tzero(expr.left), _is_tzero(expr.right)
+            if expr.op == "+" and (left or right):
+                return expr.left if right else expr.right
+            if expr.op == "-" and (left or right):
+                return expr.left if right else _neg(expr.right)
+            if expr.op in ("*", "@") and (left or right):
+                return expr.left if left else expr.right
+            if expr.op == "/" and left:
+                return expr.left
+            return expr
+        if isinstance(expr, ir.UnaryOp) and expr.op == "-" and _is_tzero(expr.operand):
+            return expr.operand
+        primitive = primitive_of(expr) if isinstance(expr, ir.Call) else None
+        linearity = self.registry.tangents.get(primitive) if primitive else None
+        rule = self.registry.rule(primitive) if primitive else None
+        if linearity is not None and rule is not None:
+            args, kwargs = primitive_args(expr)
+            try:
+                bound = bind(rule, args, kwargs, ir.Name("_"), _refuse)
+            except _Unbindable:
+                return expr
+            zeros = [_is_tzero(bound.get(p, _ZERO)) for p in linearity.args]
+            if (all(zeros) if linearity.kind == "linear" else any(zeros)):
+                return next(bound[p] for p, z in zip(linearity.args, zeros) if z)
         return expr
 
     def derive(self, rule: Rule, stmt, env: dict, result) -> tuple:
@@ -693,6 +798,32 @@ class _Forward:
                 return ir.Call("np.reshape", (t, ir.Call("np.shape", (result,)))), False
         cannot(f"{ir.to_source(expr)} is not a form gradgen transposes")
         return None, False
+
+
+_TZERO = "@tzero"  # @tzero(x): the tangent of an inactive argument x, a symbolic zero
+
+
+def _is_tzero(expr) -> bool:
+    return isinstance(expr, ir.Call) and expr.func == _TZERO
+
+
+def _zeros_left(expr):
+    """Symbolic zeros that could not be folded, as arrays of zeros."""
+    if _is_tzero(expr):
+        return ir.Call("np.zeros_like", expr.args)
+    return ir.map_children(expr, _zeros_left)
+
+
+def _tangent_params(body) -> set:
+    """The parameters whose tangents ``t[p]`` an explicit tangent rule reads."""
+    found: set = set()
+    for t in body:
+        if isinstance(t, (TAssign, TGrad)):
+            found |= {e.args[0].id for e in ir.walk(t.value)
+                      if isinstance(e, ir.Call) and e.func == TANGENT}
+        elif isinstance(t, TIf):
+            found |= _tangent_params(t.body) | _tangent_params(t.orelse)
+    return found
 
 
 class _Unbindable(Exception):

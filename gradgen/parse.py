@@ -152,11 +152,13 @@ def parse_function(
             hint=f"functions defined there: {available}",
         )
     aliases = _numpy_aliases(module)
+    constants = module_constants(module, aliases)
+    functions = {name: with_constants(node, constants) for name, node in functions.items()}
     return ParsedFunction(
         filename=filename,
         lines=lines,
         line_offset=line_offset,
-        node=with_constants(functions[function], module_constants(module, aliases)),
+        node=functions[function],
         positions=positions,
         aliases=aliases,
         module_functions=frozenset(functions),

@@ -147,7 +147,9 @@ class RuleFile:
         """The value of a literal (numbers, strings, None, tuples, lists,
         dicts, ``dict(...)``), or a located error."""
         try:
-            return _literal(ast.parse(self.module.code_for_node(node).strip(), mode="eval").body)
+            # Parenthesized: a string continued over lines is one literal.
+            code = "(" + self.module.code_for_node(node).strip() + ")"
+            return _literal(ast.parse(code, mode="eval").body)
         except (ValueError, SyntaxError):
             raise self.error(node, "expected a literal (numbers, strings, tuples, dicts)") from None
 

@@ -75,12 +75,22 @@ def broadcast(a, b):
     return tuple(dims)
 
 
+STATIC_NAMES = {"np.inf": float("inf"), "np.nan": float("nan")}
+
+
 def static_value(expr):
-    """The Python value of a literal expression, or raise ValueError."""
+    """The Python value of a literal expression (``np.inf`` and ``-np.inf``
+    included, as in ``ord=np.inf``), or raise ValueError."""
     if isinstance(expr, ir.Const):
         return expr.value
     if isinstance(expr, ir.Tuple):
         return tuple(static_value(e) for e in expr.elts)
+    if isinstance(expr, ir.Name) and expr.id in STATIC_NAMES:
+        return STATIC_NAMES[expr.id]
+    if isinstance(expr, ir.UnaryOp) and expr.op == "-":
+        value = static_value(expr.operand)
+        if type(value) in (int, float):
+            return -value
     raise ValueError("not a literal")
 
 
@@ -410,8 +420,25 @@ def _permute_axes(env: ShapeEnv, call: ir.Call):
     return tuple(shape[k] for k in order) if sorted(order) == list(range(len(shape))) else None
 
 
+def _along_axis(env: ShapeEnv, call: ir.Call):
+    """np.sort, np.cumsum: the first argument's shape along an axis; with
+    axis=None (given, or the rule's default), the flattened array."""
+    shape = env.of(call.args[0]) if call.args else None
+    axis = env.argument(call, "axis", 1)
+    if axis is None:
+        entry = None if env.registry is None else env.registry.entry(call.func)
+        rule = entry.rule if entry is not None else None
+        axis = rule.defaults.get("axis") if rule is not None else None
+    if axis is None:
+        return None
+    if axis != ir.Const(None):
+        return shape
+    return shape if isinstance(shape, tuple) and len(shape) == 1 else None
+
+
 SHAPE_FUNCTIONS = {
     "permute-axes": _permute_axes,
+    "along_axis": _along_axis,
     "matmul": _matmul,
     "outer": _outer,
     "transpose": _transpose,

@@ -92,6 +92,15 @@ def unconcatenate(g, arrays, axis=0):
     return [np.reshape(piece, np.shape(a)) for piece, a in zip(pieces, arrays)]
 
 
+def undiff(g, n=1, axis=-1):
+    """The gradient of ``np.diff(x, n, axis)``: ``g`` differenced back ``n``
+    times (the adjoint of one difference: zeros around it, shifted and subtracted)."""
+    for _ in range(n):
+        edge = np.zeros_like(np.sum(g, axis=axis, keepdims=True))
+        g = np.concatenate([edge, g], axis) - np.concatenate([g, edge], axis)
+    return g
+
+
 def add_lists(a, b):
     """Two lists of gradients added element by element."""
     return [x + y for x, y in zip(a, b)]
@@ -136,3 +145,72 @@ def in_dtype_of(g, x):
     if np.result_type(g) == dtype:
         return g
     return np.asarray(g, dtype=dtype)[()]
+
+
+def undiag(g, v, k=0):
+    """The gradient of ``np.diag(v, k)``: the diagonal of ``g`` for a vector
+    ``v``; for a matrix ``v``, ``g`` put on its ``k``-th diagonal in zeros."""
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k)
+    out = np.zeros(np.shape(v), dtype=np.result_type(g, v))
+    steps = np.arange(np.shape(g)[0])
+    out[steps + max(-k, 0), steps + max(k, 0)] = g
+    return out
+
+
+def _tensordot_axes(a, b, axes):
+    """The axes ``np.tensordot(a, b, axes)`` contracts, as two lists of
+    non-negative axes of ``a`` and ``b``, paired in order."""
+    if isinstance(axes, int):
+        return list(range(np.ndim(a) - axes, np.ndim(a))), list(range(axes))
+    axes_a, axes_b = ([x] if isinstance(x, int) else list(x) for x in axes)
+    return [i % np.ndim(a) for i in axes_a], [i % np.ndim(b) for i in axes_b]
+
+
+def tensordot_grad_a(g, a, b, axes=2):
+    """The gradient of ``np.tensordot(a, b, axes)`` with respect to ``a``."""
+    axes_a, axes_b = _tensordot_axes(a, b, axes)
+    free_a = [i for i in range(np.ndim(a)) if i not in axes_a]
+    free_b = [i for i in range(np.ndim(b)) if i not in axes_b]
+    # g's axes are a's free axes, then b's; the product's, a's free axes,
+    # then b's contracted axes in b's order (each stands for its partner in a).
+    ga = np.tensordot(g, b, (list(range(len(free_a), np.ndim(g))), free_b))
+    source = free_a + [axes_a[axes_b.index(i)] for i in sorted(axes_b)]
+    return np.transpose(ga, np.argsort(source))
+
+
+def tensordot_grad_b(g, a, b, axes=2):
+    """The gradient of ``np.tensordot(a, b, axes)`` with respect to ``b``."""
+    axes_a, axes_b = _tensordot_axes(a, b, axes)
+    free_a = [i for i in range(np.ndim(a)) if i not in axes_a]
+    free_b = [i for i in range(np.ndim(b)) if i not in axes_b]
+    gb = np.tensordot(a, g, (free_a, list(range(len(free_a)))))
+    source = [axes_b[axes_a.index(i)] for i in sorted(axes_a)] + free_b
+    return np.transpose(gb, np.argsort(source))
+
+
+def _kron_blocks(g, a, b):
+    """``g`` (shaped like ``np.kron(a, b)``) with each axis split in two, an
+    axis of ``a`` then one of ``b``, and the shapes of ``a`` and ``b`` padded
+    with leading 1s to the same number of axes, as np.kron pads them."""
+    n = max(np.ndim(a), np.ndim(b))
+    shape_a = (1,) * (n - np.ndim(a)) + np.shape(a)
+    shape_b = (1,) * (n - np.ndim(b)) + np.shape(b)
+    blocks = np.reshape(g, tuple(d for pair in zip(shape_a, shape_b) for d in pair))
+    return blocks, shape_a, shape_b
+
+
+def kron_grad_a(g, a, b):
+    """The gradient of ``np.kron(a, b)`` with respect to ``a``."""
+    blocks, shape_a, shape_b = _kron_blocks(g, a, b)
+    n = len(shape_a)
+    ga = np.tensordot(blocks, np.reshape(b, shape_b), (list(range(1, 2 * n, 2)), list(range(n))))
+    return np.reshape(ga, np.shape(a))
+
+
+def kron_grad_b(g, a, b):
+    """The gradient of ``np.kron(a, b)`` with respect to ``b``."""
+    blocks, shape_a, shape_b = _kron_blocks(g, a, b)
+    n = len(shape_a)
+    gb = np.tensordot(blocks, np.reshape(a, shape_a), (list(range(0, 2 * n, 2)), list(range(n))))
+    return np.reshape(gb, np.shape(b))

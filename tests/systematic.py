@@ -15,8 +15,17 @@ A test signature is a dict:
 * ``static``: parameter -> list of literal values (every combination runs);
 * ``fixed``: parameter -> a literal passed in every case;
 * ``domain``: "any", "positive", "negative", "unit" (inside (-1, 1)),
-  "gt1" or "nonzero", for every argument or per parameter (a dict);
+  "gt1", "nonzero" or "invertible" (matrices near the identity, full rank
+  and well conditioned), for every argument or per parameter (a dict);
+* ``build``: parameter -> an expression of it that the loss passes instead
+  (``"x @ x.T + 3 * np.eye(3)"``: a symmetric positive definite matrix,
+  so that finite differences stay in the primitive's domain);
+* ``exclude``: a list of dicts of static values (and optionally ``shapes``, a
+  shape case): combinations that match one are not generated (a case the
+  rule refuses, whose refusal is tested elsewhere);
 * ``skip``: why the entry is tested elsewhere instead.
+
+Infinite floats (``1e999`` in a signature) are written ``np.inf``.
 
 Entries without one get the default of their family.
 """
@@ -66,6 +75,8 @@ def _sample(rng, shape, domain):
         value = 1.0 + size
     elif domain == "negative":
         value = -size
+    elif domain == "invertible":
+        value = rng.standard_normal(shape) * 0.3 + np.eye(*shape[-2:])
     elif domain == "nonzero":
         value = size * rng.choice([-1.0, 1.0], size=shape)
     else:
@@ -123,28 +134,54 @@ def cases(primitive: str, entry) -> list:
                 continue
             if "axis" in kwargs and kwargs["axis"] is not None and ndim == 0:
                 continue
+            if any(_excluded(dict(ex), kwargs, shape_case) for ex in test.get("exclude", ())):
+                continue
             kwargs.update(dict(test.get("fixed", {})))
-            found.append(_case(primitive, rule.params, names, shape_case, kwargs, domain, rng))
+            found.append(_case(primitive, rule.params, names, shape_case, kwargs, domain, rng,
+                               dict(test.get("build", {}))))
     return [c for c in found if c is not None]
 
 
-def _arguments(order, names, kwargs) -> str:
+def _excluded(exclude: dict, kwargs: dict, shape_case: tuple) -> bool:
+    shapes = exclude.pop("shapes", None)
+    if shapes is not None and tuple(shapes) != shape_case:
+        return False
+    return all(k in kwargs and kwargs[k] == v for k, v in exclude.items())
+
+
+def _source(value) -> str:
+    """A literal as source: ``np.inf`` for an infinite float."""
+    if isinstance(value, float) and math.isinf(value):
+        return "np.inf" if value > 0 else "-np.inf"
+    if isinstance(value, tuple):
+        items = ", ".join(_source(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_source(v) for v in value) + "]"
+    return repr(value)
+
+
+def _arguments(order, names, kwargs, build=None) -> str:
     """The call's arguments in the rule's order: positional until the first
-    one given by keyword (NumPy's ufuncs take no keywords for their inputs)."""
+    one given by keyword (NumPy's ufuncs take no keywords for their inputs);
+    ``build`` gives the expressions passed instead of some parameters."""
     parts, keyword = [], False
+    build = build or {}
     for param in order:
         if param in kwargs:
-            parts.append(f"{param}={kwargs[param]!r}")
+            parts.append(f"{param}={_source(kwargs[param])}")
             keyword = True
         elif param in names:
-            parts.append(f"{param}={param}" if keyword else param)
+            value = build.get(param, param)
+            parts.append(f"{param}={value}" if keyword else value)
     return ", ".join(parts)
 
 
-def _case(primitive, order, names, shape_case, kwargs, domain, rng):
+def _case(primitive, order, names, shape_case, kwargs, domain, rng, build=None):
     args = [_sample(rng, _dims(s), domain.get(n, "any") if isinstance(domain, Mapping) else domain)
             for n, s in zip(names, shape_case)]
-    call = _expression(primitive, _arguments(order, names, kwargs), names)
+    shown = [(build or {}).get(n, n) for n in names]
+    call = _expression(primitive, _arguments(order, names, kwargs, build), shown)
     namespace: dict = {"np": np, "math": math}
     for helper in HELPERS.values():  # generated code's helpers are primitives too
         exec(helper.source, namespace)

@@ -34,11 +34,11 @@ def _error(body, cls=GradgenError, **kwargs):
     ("    z = lambda t: t\n    return x\n", 5, 9, "lambdas"),
     ("    z[0] = 1.0\n    return x\n", 5, 5, "'z' is used before it is assigned"),
     ("    return x + undefined_name\n", 5, 16, "'undefined_name' is not defined"),
-    ("    z = x.cumsum()\n    return z\n", 5, 11, "method .cumsum()"),
+    ("    z = x.partition(1)\n    return z\n", 5, 11, "method .partition()"),
     ("    return x, (y, x)\n", 5, 16, "return a flat tuple"),
     ("    z = x * 2\n", 5, 5, "must end with a `return`"),
     ("    try:\n        pass\n    except Exception:\n        pass\n    return x\n", 5, 5, "`try`"),
-    ("    return np.linalg.norm(x, ord=1)\n", 5, 5, "only the 2-norm"),
+    ("    return np.linalg.norm(x, ord='nuc')\n", 5, 5, "needs an SVD"),
 ])
 def test_located_error_with_caret_and_hint(body, line, col, words):
     err = _error(body)

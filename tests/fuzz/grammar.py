@@ -1,6 +1,7 @@
 """The program generator: a table of constructs, each a small generator function.
 
-A generated program is a module: ``import numpy as np``, zero to two helper
+A generated program is a module: ``import numpy as np``, module constants
+(``C0 = 0.75``, ``C1 = np.array([...])``, read by name), zero to two helper
 functions, and the function under test ``f``, whose parameters are float
 arrays (shapes from :data:`SHAPES`), Python floats and small ints.  Each
 construct is registered with :func:`construct` under a name, a *kind* and a
@@ -294,6 +295,7 @@ class Generator:
         self.disabled = set(disabled)
         self.used: Counter = Counter()
         self.helpers: list = []
+        self.constants: list = []  # (name, value text, Expr) of module constants
         self.taken: set = set(RESERVED)
         self.frame = Frame(scope={})
         self.params: list = []  # [(name, kind, shape, positive)]
@@ -640,6 +642,8 @@ class Generator:
         lines.append("return " + ", ".join(o.text for o in outputs))
         header = "def f(" + ", ".join(p[0] for p in params) + "):"
         text = "import numpy as np\n\n"
+        if self.constants:
+            text += "".join(f"{name} = {value}\n" for name, value, _ in self.constants) + "\n"
         for helper in self.helpers:
             text += "\n" + "\n".join(helper.lines) + "\n\n"
         text += "\n" + header + "\n" + "\n".join(indent(lines)) + "\n"
@@ -796,6 +800,23 @@ def _ufunc(name, need_lo, max_hi, bounds):
 for _name, _lo, _hi, _bounds in UFUNCS:
     construct(_name, "expr", "elementwise", 0.6 if _name in ("np.sin", "np.tanh", "np.exp", "np.log") else 0.3)(
         _ufunc(_name, _lo, _hi, _bounds))
+
+
+@construct("module_constant", "expr", "module_constants", 0.4)
+def module_constant(g, shape, depth, lo):
+    """A constant of the module (``C0 = 0.75``, ``C1 = np.array([...])``) read
+    by name, in the function or a helper."""
+    for _name, _value, e in g.constants:
+        if e.shape == shape and g.draw.boolean(0.6):
+            return e
+    values = [0.5 + g.draw.integer(0, 100) / 100 for _ in range(size(shape))]
+    literal = np.array(values).reshape(shape).tolist()
+    name = g._take(f"C{len(g.constants)}")
+    text = repr(literal) if shape == () else f"np.array({literal!r})"
+    # an alias of the module's array: never updated in place
+    e = Expr(name, shape, 0.5, 1.5, atom=True, aliases=frozenset([name]))
+    g.constants.append((name, text, e))
+    return e
 
 
 @construct("np.maximum", "expr", "elementwise", 0.8)
