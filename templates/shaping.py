@@ -54,22 +54,6 @@ def ravel(y, x):
     d[x] = np.reshape(d[y], np.shape(x))
 
 
-@adjoint(np.moveaxis, shape="permute-axes",
-         view=True, linear="a", static=("source", "destination"),
-         test=dict(shapes=[("2 3 4",)], static=dict(source=[0, -1, (0, 1)],
-                                                      destination=[1, (2, 0)])))
-def moveaxis(y, a, source, destination):
-    d[a] = np.moveaxis(d[y], destination, source)
-
-
-@adjoint(np.swapaxes, shape="permute-axes",
-         methods="swapaxes", view=True, linear="a", static=("axis1", "axis2"),
-         test=dict(shapes=[("2 3 4",), ("2 3",)], static=dict(axis1=[0, -1]),
-                   fixed=dict(axis2=1)))
-def swapaxes(y, a, axis1, axis2):
-    d[a] = np.swapaxes(d[y], axis1, axis2)
-
-
 @adjoint(np.rollaxis, shape="permute-axes",
          view=True, linear="a", static=("axis", "start"),
          test=dict(shapes=[("2 3 4",)], static=dict(axis=[2, -1, 0], start=[0, 1, 3])))
@@ -78,12 +62,6 @@ def rollaxis(y, a, axis, start=0):
     axis_ = axis % np.ndim(a)
     start_ = start % (np.ndim(a) + 1)
     d[a] = np.moveaxis(d[y], start_ - int(start_ > axis_), axis_)
-
-
-@adjoint(np.flip, shape="like:m", view=True, linear="m", static="axis",
-         test=dict(shapes=[("2 3",), ("3",)], static=dict(axis=[None, 0, -1, (0, 1)])))
-def flip(y, m, axis=None):
-    d[m] = np.flip(d[y], axis)
 
 
 @adjoint(np.fliplr, shape="like:m", view=True, linear="m", test=dict(shapes=[("2 3",),

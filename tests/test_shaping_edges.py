@@ -303,6 +303,7 @@ NO_FLOAT = {
     "operator.and_": "& of masks or integers", "operator.or_": "| of masks or integers",
     "operator.xor": "^ of masks or integers", "operator.not_": "not of a truth value",
     "slice": "slices of generated indices",
+    "np.unravel_index": "takes integer indices", "np.ravel_multi_index": "takes integer indices",
 }
 
 
@@ -344,8 +345,7 @@ def test_broadcast_to_gives_its_shape_to_the_annotated_gradient():
 
 
 @pytest.mark.parametrize("call, shape", [
-    ("np.swapaxes(x0, 0, 2)", "4 3 2"), ("x0.swapaxes(0, 1)", "3 2 4"),
-    ("np.moveaxis(x0, 0, -1)", "3 4 2"), ("np.rollaxis(x0, 2)", "4 2 3"),
+    ("np.rollaxis(x0, 2)", "4 2 3"), ("np.rollaxis(x0, 0, 3)", "3 4 2"),
     ("np.rot90(x0, 1, axes=(1, 2))", "2 4 3"),
 ])
 def test_axis_permutations_give_their_shape_to_the_annotated_gradient(call, shape):
