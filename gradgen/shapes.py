@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from gradgen import ir
 
 
@@ -400,6 +402,24 @@ def _constructor(env: ShapeEnv, call: ir.Call):
     return tuple(env.dim(p) for p in parts)
 
 
+def _permute_axes(env: ShapeEnv, call: ir.Call):
+    """np.swapaxes, np.moveaxis, np.rot90...: a primitive that only reorders its
+    first argument's axes, by literal arguments; the order, from the primitive
+    applied to a stand-in (no memory) whose extents are distinct."""
+    shape = env.of(call.args[0]) if call.args else None
+    function = getattr(np, call.func[len("np."):], None) if call.func.startswith("np.") else None
+    if not isinstance(shape, tuple) or function is None:
+        return None
+    try:
+        args = [static_value(a) for a in call.args[1:]]
+        kwargs = {k: static_value(v) for k, v in call.kwargs}
+        stand_in = np.broadcast_to(np.empty(()), tuple(range(2, len(shape) + 2)))
+        order = [n - 2 for n in np.shape(function(stand_in, *args, **kwargs))]
+    except (ValueError, TypeError, IndexError):  # np.exceptions.AxisError is both
+        return None
+    return tuple(shape[k] for k in order) if sorted(order) == list(range(len(shape))) else None
+
+
 def _along_axis(env: ShapeEnv, call: ir.Call):
     """np.sort, np.cumsum: the first argument's shape along an axis; with
     axis=None (given, or the rule's default), the flattened array."""
@@ -417,6 +437,7 @@ def _along_axis(env: ShapeEnv, call: ir.Call):
 
 
 SHAPE_FUNCTIONS = {
+    "permute-axes": _permute_axes,
     "along_axis": _along_axis,
     "matmul": _matmul,
     "outer": _outer,

@@ -100,7 +100,7 @@ def unstack_grad(y, g, arrays, axis=0):
 @adjoint(unconcatenate, linear="g", static="axis",
          test=dict(skip="returns a list: tested by the fuzzer's lists in every mode"))
 def unconcatenate_grad(y, g, arrays, axis=0):
-    d[g] = reconcatenate(d[y], arrays, axis)
+    d[g] = reconcatenate(d[y], arrays, axis, g)
     d[arrays] = 0  # the arrays give only shapes
 
 

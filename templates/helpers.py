@@ -76,10 +76,20 @@ def unstack(g, arrays, axis=0):
     return g
 
 
+def _piece_sizes(g, arrays, axis):
+    """The extent along ``axis`` of each array's piece of ``g``: an array with
+    fewer axes than ``g`` (``np.vstack`` of vectors, ``np.append`` without an
+    axis) fills the part of the axis its size makes up."""
+    other = max(np.size(g) // max(np.shape(g)[axis], 1), 1)
+    return [np.shape(a)[axis] if np.ndim(a) == np.ndim(g) else np.size(a) // other
+            for a in arrays]
+
+
 def unconcatenate(g, arrays, axis=0):
-    """The gradient of ``np.concatenate(arrays, axis)``: ``g`` cut back into pieces."""
-    sizes = [np.shape(a)[axis] for a in arrays]
-    return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    """The gradient of ``np.concatenate(arrays, axis)``: ``g`` cut back into
+    pieces, each in its array's shape."""
+    pieces = np.split(g, np.cumsum(_piece_sizes(g, arrays, axis))[:-1], axis=axis)
+    return [np.reshape(piece, np.shape(a)) for piece, a in zip(pieces, arrays)]
 
 
 def undiff(g, n=1, axis=-1):
@@ -115,10 +125,16 @@ def restack(grads, g, axis=0):
     return np.stack([piece + grad for piece, grad in zip(pieces, grads)], axis)
 
 
-def reconcatenate(grads, arrays, axis=0):
+def reconcatenate(grads, arrays, axis=0, g=None):
     """The gradient of ``unconcatenate(g, arrays, axis)``: the pieces'
-    gradients joined back, a zero (0.0) piece as zeros of its array's shape."""
-    return np.concatenate([np.zeros_like(a) + grad for a, grad in zip(arrays, grads)], axis)
+    gradients joined back, a zero (0.0) piece as zeros of its array's shape,
+    each in the shape of its piece of ``g``."""
+    grads = [np.zeros_like(a) + grad for a, grad in zip(arrays, grads)]
+    if g is None:
+        return np.concatenate(grads, axis)
+    pieces = np.split(g, np.cumsum(_piece_sizes(g, arrays, axis))[:-1], axis=axis)
+    return np.concatenate([np.reshape(grad, np.shape(piece))
+                           for grad, piece in zip(grads, pieces)], axis)
 
 
 def in_dtype_of(g, x):

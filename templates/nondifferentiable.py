@@ -27,3 +27,19 @@ nondifferentiable(np.argmax, np.argmin, np.argsort)
 # Boolean combinations of masks.
 nondifferentiable(operator.and_, operator.or_, operator.xor, operator.not_,
                   shape="elementwise")
+
+# Tests of values: booleans, counts and exact comparisons.
+nondifferentiable(np.all, np.any, np.count_nonzero, shape="reduction")
+nondifferentiable(np.isclose, shape="elementwise")
+nondifferentiable(np.allclose, np.array_equal)
+
+# Positions: integers (bins, insertion points, indices of nonzero entries),
+# and the distinct values, whose number and order are piecewise constant.
+nondifferentiable(np.digitize, shape="like:x")
+nondifferentiable(np.searchsorted, shape="like:v@1")
+nondifferentiable(np.argwhere, np.nonzero, np.flatnonzero)
+
+# Random draws whose arguments are only shapes.  np.random.normal, uniform and
+# choice are not here: their draws move with loc, scale, low, high and the
+# values chosen from (loc + scale * z), so they are not piecewise constant.
+nondifferentiable(np.random.rand, np.random.randn, np.random.randint)

@@ -10,10 +10,12 @@ import numpy as np
 from .contract import (
     adjoint,
     d,
+    in_dtype_of,
     unbroadcast,
     unconcatenate,
     unreduce,
     unstack,
+    unsupported,
 )
 
 
@@ -50,6 +52,104 @@ def squeeze(y, x, axis=None):
          test=dict(shapes=[("2 3",), ("3",)]))
 def ravel(y, x):
     d[x] = np.reshape(d[y], np.shape(x))
+
+
+@adjoint(np.rollaxis, shape="permute-axes",
+         view=True, linear="a", static=("axis", "start"),
+         test=dict(shapes=[("2 3 4",)], static=dict(axis=[2, -1, 0], start=[0, 1, 3])))
+def rollaxis(y, a, axis, start=0):
+    # y = np.moveaxis(a, axis, start - (start > axis)), axis and start normalized first.
+    axis_ = axis % np.ndim(a)
+    start_ = start % (np.ndim(a) + 1)
+    d[a] = np.moveaxis(d[y], start_ - int(start_ > axis_), axis_)
+
+
+@adjoint(np.fliplr, shape="like:m", view=True, linear="m", test=dict(shapes=[("2 3",),
+                                                                             ("2 3 2",)]))
+def fliplr(y, m):
+    d[m] = np.fliplr(d[y])
+
+
+@adjoint(np.flipud, shape="like:m", view=True, linear="m", test=dict(shapes=[("2 3",), ("3",)]))
+def flipud(y, m):
+    d[m] = np.flipud(d[y])
+
+
+@adjoint(np.rot90, shape="permute-axes",
+         view=True, linear="m", static=("k", "axes"),
+         test=dict(shapes=[("2 3",), ("2 3 4",)], static=dict(k=[1, 2, 3, -1, 4],
+                                                             axes=[(0, 1), (1, 0)])))
+def rot90(y, m, k=1, axes=(0, 1)):
+    d[m] = np.rot90(d[y], -k, axes)
+
+
+@adjoint(np.roll, shape="like:a", linear="a", static=("shift", "axis"),
+         test=dict(shapes=[("2 3",), ("5",)], static=dict(shift=[1, -2, (1, 2)],
+                                                         axis=[None, 0, -1, (0, 1)])))
+def roll(y, a, shift, axis=None):
+    if axis is None:
+        d[a] = np.roll(d[y], np.negative(shift))
+    else:
+        d[a] = np.roll(d[y], np.negative(shift), axis)
+
+
+@adjoint(np.broadcast_to, shape="constructor", view=True, linear="array", static="shape",
+         test=dict(shapes=[("3",), ("2 1",), ("",)], fixed=dict(shape=(4, 2, 3))))
+def broadcast_to(y, array, shape):
+    d[array] = unbroadcast(d[y], array)
+
+
+@adjoint(np.atleast_1d, view=True, linear="arys",
+         test=dict(shapes=[("",), ("3",), ("2 3",)]))
+def atleast_1d(y, arys):
+    d[arys] = np.reshape(d[y], np.shape(arys))
+
+
+@adjoint(np.atleast_2d, view=True, linear="arys",
+         test=dict(shapes=[("",), ("3",), ("2 3",)]))
+def atleast_2d(y, arys):
+    d[arys] = np.reshape(d[y], np.shape(arys))
+
+
+@adjoint(np.atleast_3d, view=True, linear="arys",
+         test=dict(shapes=[("",), ("3",), ("2 3",), ("2 3 2",)]))
+def atleast_3d(y, arys):
+    d[arys] = np.reshape(d[y], np.shape(arys))
+
+
+@adjoint(np.tile, linear="A", static="reps",
+         test=dict(shapes=[("3",), ("2 3",), ("",)], static=dict(reps=[2, (2, 1), (2, 1, 3)])))
+def tile(y, A, reps):
+    # y's axes, in pairs (copies, A's extent): the copies are summed away.
+    shape = (1,) * (np.ndim(y) - np.ndim(A)) + np.shape(A)
+    pairs = np.ravel(np.stack([np.floor_divide(np.shape(y), np.maximum(shape, 1)), shape], axis=1))
+    d[A] = np.reshape(np.sum(np.reshape(d[y], pairs),
+                             axis=tuple(range(0, 2 * np.ndim(y), 2))), np.shape(A))
+
+
+@adjoint(np.repeat, methods="repeat", linear="a", static=("repeats", "axis"),
+         test=dict(shapes=[("3",), ("2 3",)], static=dict(repeats=[2, (1, 0, 2)],
+                                                         axis=[None, 0, -1])))
+def repeat(y, a, repeats, axis=None):
+    # y = a's entries along axis, each copied repeats times: y's axis is E @ a's,
+    # E the identity with its rows repeated; the adjoint applies E's transpose.
+    if axis is None:
+        copies = np.repeat(np.eye(np.size(a), dtype=y.dtype), repeats, axis=0)
+        d[a] = np.reshape(np.ravel(d[y]) @ copies, np.shape(a))
+    else:
+        copies = np.repeat(np.eye(np.shape(a)[axis], dtype=y.dtype), repeats, axis=0)
+        d[a] = np.moveaxis(np.moveaxis(d[y], axis, -1) @ copies, -1, axis)
+
+
+@adjoint(np.pad, linear="array", static=("pad_width", "mode", "constant_values"),
+         test=dict(shapes=[("3",), ("2 3",)], static=dict(pad_width=[1, (1, 2), ((0, 1), (2, 0))])))
+def pad(y, array, pad_width, mode="constant", constant_values=0):
+    if mode != "constant" or constant_values != 0:
+        unsupported("only mode='constant' with constant_values=0 has a gradient rule")
+    # y is array with zeros around it: the adjoint cuts the middle back out
+    # (a box, so the masked entries come in array's order).
+    inside = np.pad(np.ones(np.shape(array), dtype=bool), pad_width)
+    d[array] = np.reshape(d[y][inside], np.shape(array))
 
 
 @adjoint(np.where, shape="elementwise", linear=("x", "y"),
@@ -105,6 +205,31 @@ def outer(z, a, b):
 def copy(y, x):
     # Generated code copies arrays it writes into (and the values it tapes).
     d[x] = d[y]
+
+
+@adjoint(np.astype, methods="astype", shape="like:x", static="dtype",
+         test=dict(skip="dtype is positional-only: tested in test_shaping_edges"),
+         note="a cast to an integer or boolean dtype is piecewise constant: its gradient is 0")
+def astype(y, x, dtype):
+    # The identity on values for a floating dtype; 0 for an integer one.  The
+    # factor in x's floating dtype brings a float32 gradient back to float64
+    # (a float32 x cast up keeps a float64 gradient: forward mode derives its
+    # tangent from this rule, and cannot transpose a cast).
+    keep = np.ones_like(x, dtype=np.result_type(x, 1.0)) * np.issubdtype(y.dtype, np.inexact)
+    d[x] = d[y] * keep
+
+
+@adjoint(np.float64, linear="x", shape="like:x",
+         test=dict(shapes=[("",), ("2 3",)]))
+def float64(y, x):
+    # A cast: the identity on values; the gradient returns to x's floating dtype.
+    d[x] = in_dtype_of(d[y], x)
+
+
+@adjoint(np.float32, linear="x", shape="like:x",
+         test=dict(skip="rounds to float32, below central differences' step: test_shaping_edges"))
+def float32(y, x):
+    d[x] = in_dtype_of(d[y], x)
 
 
 # ---------------------------------------------------------------- constructors
