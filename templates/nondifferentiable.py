@@ -27,3 +27,4 @@ nondifferentiable(np.argmax, np.argmin, np.argsort)
 # Boolean combinations of masks.
 nondifferentiable(operator.and_, operator.or_, operator.xor, operator.not_,
                   shape="elementwise")
+nondifferentiable(operator.floordiv, np.floor_divide, shape="elementwise")  # floor(x / y)
