@@ -4,15 +4,14 @@ elementwise functions (a ``math`` function takes and returns a float).
 Generated code for float-only values may call ``math`` too (it is about ten
 times faster than NumPy on a Python float); the generated module then
 imports ``math``.  ``from math import sin`` in user code reads as
-``math.sin``.  ``math.floor``, ``math.ceil`` and ``math.trunc`` are in
-nondifferentiable.py.
+``math.sin``.
 """
 
 import math
 
 import numpy as np
 
-from .contract import adjoint, d, elementwise
+from .contract import adjoint, d, elementwise, nondifferentiable
 
 elementwise(math.exp, lambda y, x: y, test=dict(shapes=[("",)]))
 elementwise(math.expm1, lambda y, x: y + 1, test=dict(shapes=[("",)]))
@@ -82,3 +81,7 @@ elementwise(math.degrees, lambda y, x: 57.29577951308232, linear="x", test=dict(
 elementwise(math.copysign, lambda z, x, y: np.sign(x) * math.copysign(1.0, y), None,
             test=dict(domain="nonzero", shapes=[("", "")]),
             note="no gradient in y (only its sign is used); the gradient in x at 0 is 0")
+
+# Rounding to an integer: piecewise constant.  (Declared here rather than in
+# nondifferentiable.py, where math is not imported.)
+nondifferentiable(math.floor, math.ceil, math.trunc)
