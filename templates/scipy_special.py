@@ -30,11 +30,11 @@ elementwise(special.digamma, lambda y, x: special.zeta(2, x), test=dict(domain="
 
 
 @adjoint(special.zeta, shape="elementwise",
-         test=dict(shapes=[("",), ("3",)], fixed=dict(x=3), domain="positive"))
-def zeta(y, x, q=None):
-    # The Hurwitz zeta sum over k of (k + q) ** -x: differentiable in q only.
-    if q is None:
-        unsupported("only the Hurwitz special.zeta(x, q) has a gradient rule (in q)")
+         test=dict(shapes=[("",), ("3",)], fixed=dict(x=3), domain="positive"),
+         note="differentiable in q only")
+def zeta(y, x, q):
+    # The Hurwitz zeta, the sum over k of (k + q) ** -x: differentiable in q
+    # only (the Riemann zeta(x), without q, has no rule).
     d[q] = unbroadcast(-(d[y] * x) * special.zeta(x + 1, q), q)
 
 
