@@ -131,12 +131,15 @@ def function_source(emitted: EmittedFunction) -> str:
 
 
 def modules_used(functions) -> list:
-    """The import lines the functions need: NumPy always, ``math`` when called."""
+    """The import lines the functions need: NumPy always, ``math`` and
+    ``scipy.special`` when called (only where the user's code calls them)."""
     lines = ["import numpy as np"]
     calls = {e.func for fn in functions for stmt in ir.flatten_stmts(fn.function.body)
              for e in ir.walk(ir.Tuple(ir.stmt_exprs(stmt))) if isinstance(e, ir.Call)}
     if any(name.startswith("math.") for name in calls):
         lines.insert(0, "import math\n")
+    if any(name.startswith("scipy.special.") for name in calls):
+        lines.append("import scipy.special")
     return lines
 
 

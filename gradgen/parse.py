@@ -27,7 +27,11 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from gradgen.errors import InvalidSourceError, Location, UsageError
 
 # The modules whose functions are primitives, and their canonical prefixes.
-NUMPY_MODULES = {"numpy": "np", "numpy.linalg": "np.linalg", "math": "math"}
+# scipy.special's functions are primitives when the user's code imports it
+# (``from scipy import special``, ``import scipy.special``); other scipy
+# functions resolve to names no rule declares, refused as unknown primitives.
+NUMPY_MODULES = {"numpy": "np", "numpy.linalg": "np.linalg", "math": "math",
+                 "scipy": "scipy", "scipy.special": "scipy.special"}
 
 
 @dataclass(frozen=True)

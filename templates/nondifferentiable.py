@@ -43,3 +43,6 @@ nondifferentiable(np.argwhere, np.nonzero, np.flatnonzero)
 # choice are not here: their draws move with loc, scale, low, high and the
 # values chosen from (loc + scale * z), so they are not piecewise constant.
 nondifferentiable(np.random.rand, np.random.randn, np.random.randint)
+
+# Floor division: floor(x / y), piecewise constant.
+nondifferentiable(operator.floordiv, np.floor_divide, shape="elementwise")

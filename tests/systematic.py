@@ -15,8 +15,9 @@ A test signature is a dict:
 * ``static``: parameter -> list of literal values (every combination runs);
 * ``fixed``: parameter -> a literal passed in every case;
 * ``domain``: "any", "positive", "negative", "unit" (inside (-1, 1)),
-  "gt1", "nonzero" or "invertible" (matrices near the identity, full rank
-  and well conditioned), for every argument or per parameter (a dict);
+  "prob" (inside (0, 1)), "gt1", "nonzero" or "invertible" (matrices near
+  the identity, full rank and well conditioned), for every argument or per
+  parameter (a dict);
 * ``build``: parameter -> an expression of it that the loss passes instead
   (``"x @ x.T + 3 * np.eye(3)"``: a symmetric positive definite matrix,
   so that finite differences stay in the primitive's domain);
@@ -27,11 +28,14 @@ A test signature is a dict:
 
 Infinite floats (``1e999`` in a signature) are written ``np.inf``.
 
-Entries without one get the default of their family.
+Entries without one get the default of their family.  An entry of a module
+gradgen does not depend on (``scipy.special.expit``) is imported in the case
+and has no case where that module is not installed (see ``missing_module``).
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 from collections.abc import Mapping
@@ -71,6 +75,8 @@ def _sample(rng, shape, domain):
         value = size
     elif domain == "unit":
         value = rng.uniform(-0.8, 0.8, size=shape)
+    elif domain == "prob":
+        value = rng.uniform(0.1, 0.9, size=shape)
     elif domain == "gt1":
         value = 1.0 + size
     elif domain == "negative":
@@ -104,10 +110,32 @@ def _valid_axis(axis, ndim: int) -> bool:
         a % ndim for a in axes)) == len(axes)
 
 
+BUILTIN_MODULES = ("np", "math", "operator")
+
+
+def _module(primitive: str) -> str | None:
+    """The module a primitive outside NumPy, math and operator comes from."""
+    module = primitive.rpartition(".")[0]
+    return None if not module or module.split(".")[0] in BUILTIN_MODULES else module
+
+
+def missing_module(primitive: str) -> str | None:
+    """The module the primitive needs where it is not installed, else None."""
+    module = _module(primitive)
+    if module is None:
+        return None
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return module
+    return None
+
+
 def cases(primitive: str, entry) -> list:
-    """The cases of one entry (empty when its signature says ``skip``)."""
+    """The cases of one entry (empty when its signature says ``skip``, or
+    when its module is not installed)."""
     test = dict(entry.test or {})
-    if "skip" in test:
+    if "skip" in test or missing_module(primitive):
         return []
     rule = entry.rule
     params = [p for p in rule.params if p in rule.differentiable and p not in entry.static]
@@ -183,6 +211,10 @@ def _case(primitive, order, names, shape_case, kwargs, domain, rng, build=None):
     shown = [(build or {}).get(n, n) for n in names]
     call = _expression(primitive, _arguments(order, names, kwargs, build), shown)
     namespace: dict = {"np": np, "math": math}
+    module = _module(primitive)
+    if module is not None:
+        importlib.import_module(module)
+        namespace[module.split(".")[0]] = importlib.import_module(module.split(".")[0])
     for helper in HELPERS.values():  # generated code's helpers are primitives too
         exec(helper.source, namespace)
     try:
@@ -199,7 +231,8 @@ def _case(primitive, order, names, shape_case, kwargs, domain, rng, build=None):
             break
         needed |= more
     helpers = "".join("\n\n" + HELPERS[name].source for name in HELPERS if name in needed)
-    source = (f"import math\n\nimport numpy as np\n{helpers}\n\ndef loss({params}):\n"
+    imports = "" if module is None else f"import {module}\n"
+    source = (f"import math\n\nimport numpy as np\n{imports}{helpers}\n\ndef loss({params}):\n"
               f"    return np.sum({call} * u)\n")
     label = f"{primitive}[{','.join(shape_case)}]{kwargs or ''}"
     annotations = {n: s for n, s in zip(names, shape_case)}
