@@ -152,6 +152,8 @@ def _beside(func, options: Options, rules: Rules) -> Options:
 
 def _rule_files(options: Options) -> tuple[str, ...]:
     """What the cache key needs of the extra rule files: their contents."""
+    if not options.rules:
+        return ()  # (the warm path imports no hashlib)
     import hashlib
 
     found = []

@@ -252,7 +252,8 @@ def test_cli_rules_filter(capsys):
 def test_cli_rules_json_and_markdown(capsys):
     assert main(["rules", "--json", "tanh"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [f["name"] for f in data["functions"]] == ["np.tanh"]
+    names = [f["name"] for f in data["functions"]]
+    assert "np.tanh" in names and all("tanh" in n for n in names)
     assert main(["rules", "--markdown", "tanh"]) == 0
     assert "| `np.tanh` |" in capsys.readouterr().out
 
@@ -260,7 +261,8 @@ def test_cli_rules_json_and_markdown(capsys):
 def test_cli_rules_no_match_suggests_and_exits_1(capsys):
     assert main(["rules", "sine"]) == 1
     err = capsys.readouterr().err
-    assert "no supported function matches 'sine'" in err and "did you mean np.sin?" in err
+    assert "no supported function matches 'sine'" in err
+    assert "did you mean np.sin?" in err or "did you mean math.sin?" in err
 
 
 def test_cli_rules_both_formats_is_a_usage_error(capsys):

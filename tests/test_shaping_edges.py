@@ -8,6 +8,8 @@ Every expected value here is a central difference of the function itself.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -294,6 +296,11 @@ FLOAT_CALLS = {
     "np.zeros_like": lambda x, y: np.zeros_like(x), "np.ones_like": lambda x, y: np.ones_like(x),
     "np.shape": lambda x, y: np.shape(x), "np.ndim": lambda x, y: np.ndim(x),
     "np.size": lambda x, y: np.size(x), "len": lambda x, y: len(x),
+    "np.floor_divide": lambda x, y: np.floor_divide(3 * x, y + 0.5),
+    "operator.floordiv": lambda x, y: (3 * x) // (y + 0.5),
+    "math.floor": lambda x, y: math.floor(3 * x[0, 0]),
+    "math.ceil": lambda x, y: math.ceil(3 * x[0, 0]),
+    "math.trunc": lambda x, y: math.trunc(3 * x[0, 0]),
 }
 NO_FLOAT = {
     "np.empty_like": "its values are unspecified, never read; its shape is x's",
