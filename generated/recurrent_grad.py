@@ -38,8 +38,9 @@ def grad_rnn_loss(x, W, U, h0, d_result=1.0):
         x_part_tape.append(x_part)
         x_part = x[t]
         x_part_matmul_W = x_part @ W
+        h_part_view = h[t]
         h_part_tape.append(h_part)
-        h_part = h[t]
+        h_part = np.copy(h_part_view)
         h_part_matmul_U = h_part @ U
         h_item_plus = x_part_matmul_W + h_part_matmul_U
         tanh_h_item_plus_tape.append(tanh_h_item_plus)
@@ -71,8 +72,9 @@ def grad_rnn_loss(x, W, U, h0, d_result=1.0):
         d_h_part_matmul_U = d_h_item_plus
         d_h_part = U @ d_h_part_matmul_U
         d_U = d_U + np.outer(h_part, d_h_part_matmul_U)
-        d_h[t] = d_h[t] + d_h_part
+        d_h_part_view = d_h_part
         h_part = h_part_tape.pop()
+        d_h[t] = d_h[t] + d_h_part_view
         d_x_part = W @ d_x_part_matmul_W
         d_W = d_W + np.outer(x_part, d_x_part_matmul_W)
         d_x[t] = d_x[t] + d_x_part

@@ -726,20 +726,26 @@ class _Normalizer:
         for stmt in statements:
             self.block_statement(stmt)
         body = tuple(self.body)
-        if self.copy_views:
-            body = self.copy_views_of_written(body)
+        body = self.copy_views_of_written(body, later_only=not self.copy_views)
         return ir.Function(fn.name.value, tuple(params), body, docstring,
                            frozenset(self.mutable))
 
-    def copy_views_of_written(self, body) -> tuple:
+    def copy_views_of_written(self, body, later_only: bool) -> tuple:
         """A value read from an array that is written in place (a copy of its
         name, a view, an item appended or put in a tuple) is taken as a copy:
-        then no value shares memory with an array that changes, which the
-        backward pass (restoring written arrays) and callbacks rely on.  The
-        reads that NumPy would see changed are refused by the checks above."""
-        written = {s.target for s in ir.flatten_stmts(body)
-                   if isinstance(s, (ir.SetItem, ir.Append))}
-        if not written:
+        then no value the backward pass reads shares memory with an array
+        that changes, which restoring written arrays and callbacks rely on.
+        With ``later_only``, only where the array may be written after the
+        read (later in the body, or on a later trip of an enclosing loop): a
+        read after the last write sees what the backward pass sees, since
+        writes are undone in reverse order.  The reads that NumPy would see
+        changed are refused by the checks above."""
+
+        def writes(stmts) -> set:
+            return {s.target for s in ir.flatten_stmts(tuple(stmts))
+                    if isinstance(s, (ir.SetItem, ir.Append))}
+
+        if not writes(body):
             return body
 
         def copied(stmt, value) -> list:
@@ -747,9 +753,11 @@ class _Normalizer:
             return [ir.Assign(view, value, stmt.origins),
                     ir.Assign(stmt.target, ir.Call("np.copy", (ir.Name(view),)), stmt.origins)]
 
-        def block(stmts) -> tuple:
+        def block(stmts, later: set) -> tuple:
             out = []
-            for stmt in stmts:
+            everything = writes(stmts) | later
+            for i, stmt in enumerate(stmts):
+                written = everything if not later_only else writes(stmts[i + 1:]) | later
                 if isinstance(stmt, ir.Assign) and stmt.target not in written and (
                         self.alias_source(stmt.value) in written) and (
                         not isinstance(stmt.value, ir.Name)):
@@ -763,11 +771,15 @@ class _Normalizer:
                     item = self.namer.fresh(f"{stmt.target}_item")
                     out += [ir.Assign(item, ir.Call("np.copy", (stmt.value,)), stmt.origins),
                             ir.Append(stmt.target, ir.Name(item), stmt.origins)]
+                elif isinstance(stmt, (ir.For, ir.While)):
+                    # a later trip runs the whole body again
+                    inner = written | writes(stmt.body)
+                    out.append(_map_block(stmt, lambda b, inner=inner: block(b, inner)))
                 else:
-                    out.append(_map_block(stmt, block))
+                    out.append(_map_block(stmt, lambda b, w=written: block(b, w)))
             return tuple(out)
 
-        return block(body)
+        return block(body, set())
 
 
 def _map_block(stmt, fn):

@@ -60,19 +60,32 @@ def _close(got, expected, what):
 
 
 @pytest.mark.parametrize("primitive, case", PARAMS)
-def test_reverse_mode(primitive, case):
+def test_reverse_mode(primitive, case, request):
+    """Raw, simplified, specialised at the call (and, with ``--run-slow``,
+    annotated with the case's literal shapes) against central differences;
+    then float32 in gives float32 out, through the same specialised gradient."""
     assert case is not None, f"{primitive} has no systematic case: give it test=dict(...)"
     f = _loss(case)
     expected = [_central(f, case.args, k) for k in case.wrt]
-    for label, options in [("raw", dict(simplify=False)),
-                           ("simplified", dict(specialize=False)),
-                           ("shapes", dict(shapes=case.shapes)),
-                           ("specialised at the call", {})]:
-        grad = gradgen.grad_from_source(case.source, "loss", wrt=case.wrt, **options)
+    runs = [("raw", dict(simplify=False)), ("simplified", dict(specialize=False)),
+            ("specialised at the call", {})]
+    if request.config.getoption("--run-slow"):
+        runs.append(("shapes", dict(shapes=case.shapes)))
+    grads = {}
+    for label, options in runs:
+        grad = grads[label] = gradgen.grad_from_source(case.source, "loss", wrt=case.wrt,
+                                                       **options)
         got = grad(*case.args)
         got = got if len(case.wrt) > 1 else (got,)
         for k, g, e in zip(case.wrt, got, expected):
             _close(g, e, f"{label}, argument {k}")
+    if case.keeps_float32:
+        args = [np.float32(a) if np.ndim(a) == 0 else np.asarray(a, dtype=np.float32)
+                for a in case.args]
+        got = grads["specialised at the call"](*args)
+        got = got if len(case.wrt) > 1 else (got,)
+        for k, g in zip(case.wrt, got):
+            assert np.asarray(g).dtype == np.float32, f"float32, argument {k}: {np.asarray(g).dtype}"
 
 
 @pytest.mark.parametrize("primitive, case", PARAMS)
@@ -110,15 +123,3 @@ def test_hessian_vector_product(primitive, case):
     _close(hvp(*case.args, v), expected, "HVP")  # the vectors follow f's parameters
 
 
-@pytest.mark.parametrize("primitive, case", PARAMS)
-def test_float32_in_float32_out(primitive, case):
-    assert case is not None, f"{primitive} has no systematic case: give it test=dict(...)"
-    if not case.keeps_float32:
-        pytest.skip(f"{primitive} itself gives float64 for float32 inputs")
-    args = [np.float32(a) if np.ndim(a) == 0 else np.asarray(a, dtype=np.float32)
-            for a in case.args]
-    grad = gradgen.grad_from_source(case.source, "loss", wrt=case.wrt)
-    got = grad(*args)
-    got = got if len(case.wrt) > 1 else (got,)
-    for k, g in zip(case.wrt, got):
-        assert np.asarray(g).dtype == np.float32, f"argument {k}: {np.asarray(g).dtype}"
