@@ -40,7 +40,17 @@ from pathlib import Path
 
 from gradgen import ir
 from gradgen.lowering import OPERATOR_PRIMITIVES
-from gradgen.rules import GRAD, Entry, Registry, Rule, TAssign, TGrad, TIf, load_registry
+from gradgen.rules import (
+    GRAD,
+    Entry,
+    Registry,
+    Rule,
+    TAssign,
+    TGrad,
+    TIf,
+    TUnsupported,
+    load_registry,
+)
 
 YES, NO, SOME = "yes", "no", "some"
 BEGIN = "<!-- begin: gradgen rules -->"
@@ -100,7 +110,7 @@ class Row:
                 shown.append(mode)
             elif value == SOME:
                 shown.append(f"{mode} (some)")
-        return ", ".join(shown)
+        return ", ".join(shown) or "refused"
 
     def as_json(self) -> dict:
         return {"name": self.name, "primitives": list(self.primitives),
@@ -205,6 +215,11 @@ def _row(registry: Registry, found: list[Entry], group: str, where: str) -> Row:
     if attribute:
         spellings.append(f"x.{attribute}")
     entry = registry.entries[declared[0]]
+    refused = [next((s.message for s in path if isinstance(s, TUnsupported)), None)
+               for path in _branches(rule.body)]
+    if all(refused):  # every static case refuses: not supported, whatever its modes
+        return Row(tuple(declared), tuple(dict.fromkeys(spellings)), group, where, NO, NO, NO,
+                   "; ".join(notes), f"refused: {refused[0]}")
     forward, why = forward_support(entry)
     hvp, why_hvp = hvp_support(registry, entry)
     return Row(tuple(declared), tuple(dict.fromkeys(spellings)), group, where, YES, forward,

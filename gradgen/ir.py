@@ -12,6 +12,7 @@ formats the statements around it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
@@ -363,6 +364,11 @@ def substitute(expr, mapping: dict):
     """Replace names by expressions, everywhere in ``expr``."""
     if isinstance(expr, Name):
         return mapping.get(expr.id, expr)
+    if isinstance(expr, Call) and expr.func.endswith(".pop"):
+        # ``stack.pop()`` names its list in ``func`` (names_in reads it there too)
+        renamed = mapping.get(expr.func[: -len(".pop")])
+        if isinstance(renamed, Name):
+            expr = dataclasses.replace(expr, func=f"{renamed.id}.pop")
     return map_children(expr, lambda e: substitute(e, mapping))
 
 

@@ -134,6 +134,7 @@ def test_generate_leaves_no_temporary_files_and_skips_unchanged(project: Path):
     assert proc.stderr == ""
 
 
+@pytest.mark.slow  # subprocesses; test_output_properties checks the same bytes in make test
 def test_generate_is_deterministic_across_hash_seeds(project: Path, monkeypatch):
     out = project / "gen" / "model_grad.py"
     texts = set()

@@ -184,6 +184,7 @@ def test_a_chain_of_5000_terms_is_differentiated_where_python_compiles_it(monkey
     assert grad(1.0, 2.0) == pytest.approx(2500.0)
 
 
+@pytest.mark.slow  # deep code through two more doors (subprocess); make test-all
 def test_deep_code_through_the_decorator_and_the_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADGEN_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "deep.py").write_text(_sum_of(1000), encoding="utf-8")

@@ -37,7 +37,9 @@ def gradient_of(module_text: str):
     return namespace["grad_f"]
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", [
+    v if v == "bom" else pytest.param(v, marks=pytest.mark.slow)  # a subprocess each
+    for v in sorted(VARIANTS)])
 def test_cli_reads_bom_and_coding_lines(variant, tmp_path: Path):
     (tmp_path / "model.py").write_bytes(VARIANTS[variant])
     compile(VARIANTS[variant], "model.py", "exec")  # Python reads it

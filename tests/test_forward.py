@@ -265,6 +265,7 @@ def test_jvp_through_every_control_flow_case(name, args, wrt):
     np.testing.assert_allclose(tangent, expected, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow  # subprocesses per mode; make test-all
 def test_every_mode_gives_the_same_bytes_under_any_hash_seed():
     script = ("import gradgen\nfrom tests.test_control_flow import SOURCE\n"
               "for mode in ('forward', 'callback', 'hvp'):\n"
