@@ -591,10 +591,14 @@ class _Reverse:
         refused, never silently treated as having none."""
         for param in rule.params:
             bound = env.get(param)
-            if bound is None or (isinstance(bound, ir.Name) and bound.id in contributions):
+            covered = param in rule.differentiable  # a gradient, or a stated zero
+            if bound is None or (covered and isinstance(bound, ir.Name)
+                                 and bound.id in contributions):
                 continue
             names = _dynamic_names(bound, self.integers, self.static_calls) & self.active
-            if names - set(contributions):
+            # An argument the rule does not differentiate is refused even when
+            # the same variable gets a gradient through another (f(x, x)).
+            if names - set(contributions) or (names and not covered):
                 self.fail(stmt, f"{primitive_of(stmt.value)} has no gradient with respect to "
                                 f"its argument {param!r}, which depends on the differentiated "
                                 f"inputs (rule {rule.name}, {rule.where})",

@@ -247,10 +247,8 @@ def f(x: "2 3", u: "2 3"):
     ("special.zeta(x)", "missing argument 'q'"),  # the Riemann zeta
     ("special.gamma(x)", "no gradient rule"),
     ("special.zeta(x, 2.0)", "argument 'x'"),  # only q is differentiated
-    # Reverse mode misses an uncovered argument bound to the same variable as a
-    # covered one (gradgen/transform.py, check_covered); forward mode refuses it.
-    pytest.param("special.polygamma(x, x)", "argument 'n'", marks=pytest.mark.xfail(
-        strict=True, reason="transform.check_covered compares names, not parameters")),
+    # An uncovered argument bound to the same variable as a covered one.
+    ("special.polygamma(x, x)", "argument 'n'"),
 ])
 def test_what_scipy_rules_cannot_differentiate_is_refused(call, why):
     pytest.importorskip("scipy.special")
