@@ -20,6 +20,7 @@ import libcst as cst
 from gradgen.catalog import did_you_mean
 from gradgen.errors import UnknownPrimitiveError, UnsupportedSyntaxError
 from gradgen.lowering import LoweringError, call_name, lower_expr
+from gradgen.normalize import BUILTIN_TYPES
 from gradgen.parse import ParsedFunction, dotted_name, resolve_numpy
 from gradgen.rules import Registry
 
@@ -41,6 +42,14 @@ _NOT_EXPRESSIONS = {
     cst.Imaginary: "complex numbers",
     cst.Dict: "dict literals",
     cst.Set: "set literals",
+}
+# Supported where desugar.py rewrites them; refused elsewhere, with the way there.
+_WHERE_HINTS = {
+    cst.Lambda: "bind the lambda to a name first (`f = lambda t: ...`), then call it",
+    cst.ListComp: "build the list in a statement of its own (`items = [... for ...]`), "
+                  "outside conditional expressions and `while` tests",
+    cst.GeneratorExp: "use a generator only inside sum(...) or list(...), in a statement "
+                      "of its own",
 }
 _AUG_OPERATORS = (cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign,
                   cst.DivideAssign, cst.PowerAssign, cst.MatrixMultiplyAssign)
@@ -156,7 +165,7 @@ class _Context:
         else:
             if not isinstance(target, cst.Name):
                 fail(target, "a loop over an array binds one name")
-            self.expression(iterable)
+            self.expression(iterable, allow_tuple=True)
         self.defined.update(n.value for n in _find_all(target, cst.Name))
         self.loops += 1
         self.block(stmt.body.body, depth)
@@ -222,10 +231,10 @@ def _check_small(small, index, statements, context, depth):
             _check_element_target(target, context)
             return
         names = _target_names(target, small, fail)
-        if isinstance(target, cst.Tuple):
-            if not isinstance(value, cst.Tuple) or len(value.elements) != len(names):
-                fail(small.value, "tuple unpacking needs a tuple of the same length on the right",
-                     "unpack values one by one: `a = ...` then `b = ...`")
+        if isinstance(target, cst.Tuple) and isinstance(value, cst.Tuple):
+            if len(value.elements) != len(names):
+                fail(small.value, f"{len(names)} names unpack a tuple of "
+                     f"{len(value.elements)} values", "unpack into one name per value")
         context.defined.update(names)
         return
     if isinstance(small, cst.AugAssign):
@@ -298,7 +307,9 @@ def _check_expression(node, defined, parsed, registry, fail, allow_tuple=False, 
     for bad_type, what in _NOT_EXPRESSIONS.items():
         found = _find(node, bad_type)
         if found is not None:
-            fail(found, f"{what} are not supported", _STRAIGHT_LINE_HINT)
+            where = " here" if bad_type in _WHERE_HINTS else ""
+            fail(found, f"{what} are not supported{where}",
+                 _WHERE_HINTS.get(bad_type, _STRAIGHT_LINE_HINT))
     for starred in _find_all(node, cst.StarredElement):
         fail(starred, "unpacking with * is not supported")
     for subscript in _find_all(node, cst.Subscript):
@@ -351,8 +362,9 @@ def _check_call(call: cst.Call, parsed, registry, fail, context=None):
         if context is None or name in context.calling:
             fail(call.func, f"{shown}() calls itself: recursion is not supported",
                  "write the recursion as a loop")
-        if any(arg.star or arg.keyword for arg in call.args):
-            fail(call, f"call {shown}() with positional arguments only")
+        if any(arg.star for arg in call.args):
+            fail(call, f"call {shown}() without * or ** unpacking",
+                 "pass each argument by position or by name")
         _check_function(parsed.functions[name], parsed, registry, context.calling)
         return
     if name in ("range", "enumerate"):
@@ -369,7 +381,8 @@ def _check_call(call: cst.Call, parsed, registry, fail, context=None):
 
 def _check_name(name: cst.Name, root, defined, parsed, fail):
     value = name.value
-    if value in defined or value in parsed.aliases or value in ("None", "True", "False"):
+    if (value in defined or value in parsed.aliases or value in ("None", "True", "False")
+            or value in BUILTIN_TYPES):
         return
     parent = _parent_of(root, name)
     if isinstance(parent, cst.Attribute) and parent.attr is name:

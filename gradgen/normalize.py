@@ -51,6 +51,10 @@ def version_base(name: str) -> str:
 
 
 BUILTIN_STATIC = frozenset({"len"})  # a builtin, not a primitive: the length of a sequence
+# Builtins whose value is static when their arguments are (``min(len(X), len(Y))``).
+STATIC_OF_STATIC = frozenset({"min", "max", "int", "float", "round", "abs", "bool"})
+# Builtin types, read as values by ``isinstance(x, float)``.
+BUILTIN_TYPES = frozenset({"int", "float", "bool", "complex", "str", "tuple", "list", "dict"})
 
 
 def is_static(expr, static_names: frozenset | set = frozenset(),
@@ -61,11 +65,13 @@ def is_static(expr, static_names: frozenset | set = frozenset(),
     if isinstance(expr, ir.Const):
         return True
     if isinstance(expr, ir.Name):
-        return expr.id in static_names or expr.id.startswith("np.")
+        return expr.id in static_names or expr.id.startswith("np.") or expr.id in BUILTIN_TYPES
     if isinstance(expr, ir.Attribute):
         return expr.attr in ("shape", "ndim", "size", "dtype")
     if isinstance(expr, ir.Call) and expr.func in static_calls:
         return True
+    if isinstance(expr, ir.Call) and expr.func in STATIC_OF_STATIC and not expr.kwargs:
+        return all(is_static(a, static_names, static_calls) for a in expr.args)
     if isinstance(expr, (ir.Tuple, ir.Slice, ir.BinOp, ir.UnaryOp, ir.Subscript)):
         return all(is_static(c, static_names, static_calls) for c in ir.children(expr))
     return False
@@ -271,6 +277,7 @@ class _Normalizer:
         self.fresh: set = set()
         self.alias_of: dict = {}
         self.temps: set = set()  # names of the temporaries of A-normal form
+        self.tuple_items: dict = {}  # a name bound once to a tuple -> its items
         # Which names may hold the same object: a copy, a view, an item of a
         # list or tuple and the list itself are linked (union-find, never
         # undone); an in-place change is refused when another name is linked.
@@ -326,6 +333,11 @@ class _Normalizer:
             self.fresh.discard(target)
             self.alias_of[target] = source
             self.link(target, source)
+        if isinstance(value, ir.Tuple) and len(self.blocks) == 1 and (
+                target not in self.mutable):
+            self.tuple_items[target] = value.elts
+        else:
+            self.tuple_items.pop(target, None)
         if isinstance(value, ir.Tuple) or (isinstance(value, ir.Call)
                                             and value.func == ir.LIST_LITERAL):
             items = value.elts if isinstance(value, ir.Tuple) else value.args
@@ -497,7 +509,7 @@ class _Normalizer:
     # -- statements
     def set_origin(self, node) -> None:
         code = " ".join(self.parsed.code(node).split())
-        if isinstance(node, (cst.If, cst.For, cst.While)):
+        if isinstance(self.parsed.source(node), (cst.If, cst.For, cst.While)):
             code = self.parsed.code(node).strip().splitlines()[0]
         location = self.parsed.location(node)
         self.origin = (ir.Origin(code, location.line, location.col),)
@@ -621,8 +633,7 @@ class _Normalizer:
                 self.conditional_expression(target.value, small.value)
             elif isinstance(target, cst.Tuple):
                 names = [t.value.value for t in target.elements]
-                values = [self.atom(self.lower(e.value), name)
-                          for e, name in zip(small.value.elements, names)]
+                values = self.unpacked(small.value, names)
                 # Every value is read before any name is bound (`a, b = b, a`):
                 # a value held by a name the assignment rebinds is copied first.
                 overwritten = {self.current.get(n) for n in names if n in self.scope.mutable}
@@ -662,6 +673,26 @@ class _Normalizer:
                 value = self.output(value, RESULT_NAME)
             self.body.append(ir.Return(value, self.origin))
         return None
+
+    def unpacked(self, node, names: list) -> list:
+        """The atoms ``a, b = node`` binds to ``names``: the items of a tuple
+        written out, or of one a name holds; else items of the value read by
+        position (``n, d = X.shape`` is ``X.shape[0]``, ``X.shape[1]``)."""
+        if isinstance(node, cst.Tuple):
+            return [self.atom(self.lower(e.value), name)
+                    for e, name in zip(node.elements, names)]
+        value = self.lower(node)
+        if isinstance(value, ir.Call) and value.func in self.callees:
+            value = self.inline(value, "_".join(names))
+        if not is_static(value, self.static, self.static_calls):
+            value = self.atom(value, "_".join(names))
+        items = self.tuple_items.get(value.id) if isinstance(value, ir.Name) else None
+        if items is None:
+            return [ir.Subscript(value, ir.Const(k)) for k in range(len(names))]
+        if len(items) != len(names):
+            self.refuse(f"{len(names)} names unpack a tuple of {len(items)} values",
+                        "unpack into one name per value")
+        return list(items)
 
     def output(self, expr, label: str):
         """A returned value as a name: its own, or a new one (``result``,

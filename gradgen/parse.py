@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from gradgen.desugar import desugar
 from gradgen.errors import InvalidSourceError, Location, UsageError
 
 # The modules whose functions are primitives, and their canonical prefixes.
@@ -44,15 +45,23 @@ class ParsedFunction:
     aliases: Mapping  # local name -> canonical dotted prefix ("np", "np.exp")
     module_functions: frozenset  # names of the module's top-level functions
     functions: Mapping = None  # name -> cst.FunctionDef of the module's top-level functions
+    # A node the desugaring made -> the user's node it stands for (desugar.py).
+    origin_of: Mapping = field(default_factory=dict)
 
     def location(self, node: cst.CSTNode) -> Location:
-        code_range: CodeRange = self.positions[node]
+        code_range: CodeRange = self.positions[self.source(node)]
         line = code_range.start.line
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return Location(self.filename, line + self.line_offset, code_range.start.column, text)
 
+    def source(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The user's node ``node`` is, or comes from (desugared)."""
+        return self.origin_of.get(node, node)
+
     def code(self, node: cst.CSTNode) -> str:
-        return cst.Module(body=[]).code_for_node(node)
+        """The user's text of ``node`` (of the statement a desugared one
+        comes from)."""
+        return cst.Module(body=[]).code_for_node(self.source(node))
 
 
 def _numpy_aliases(module: cst.Module) -> dict:
@@ -157,7 +166,19 @@ def parse_function(
         )
     aliases = _numpy_aliases(module)
     constants = module_constants(module, aliases)
+    originals = functions
     functions = {name: with_constants(node, constants) for name, node in functions.items()}
+    made = {}
+    for name, node in functions.items():  # with_constants made the def and its block
+        if node is not originals[name]:
+            made[node], made[node.body] = originals[name], originals[name].body
+
+    def locate(node) -> Location:
+        line = positions[node].start.line
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        return Location(filename, line + line_offset, positions[node].start.column, text)
+
+    functions, origin_of = desugar(functions, positions, locate, made)
     return ParsedFunction(
         filename=filename,
         lines=lines,
@@ -167,6 +188,7 @@ def parse_function(
         aliases=aliases,
         module_functions=frozenset(functions),
         functions=functions,
+        origin_of=origin_of,
     )
 
 

@@ -335,7 +335,7 @@ def test_tape_memory_grows_linearly_with_trips():
 def test_unsupported_constructs_are_refused_with_a_location():
     bad = {
         "    if x > 1:\n        break\n    return x\n": "`break` outside a loop",
-        "    if x > 0:\n        return x\n    return -x\n": "`return` must be the last",
+        "    if x > 0:\n        return x\n": "reaches its end without a `return`",
         "    with open('f') as h:\n        pass\n    return x\n": "`with` blocks",
         "    return f(x)\n": "recursion",
     }
