@@ -47,6 +47,7 @@ class Desugarer:
 
     def __init__(self, positions, locate, origin_of: dict, module_functions: frozenset):
         self.module_functions = module_functions
+        self.dict_names: dict = {}  # of the function being desugared: name -> (keys, names)
         self.positions = positions
         self.locate = locate  # node -> Location, for refusals
         self.origin_of = dict(origin_of)
@@ -74,10 +75,43 @@ class Desugarer:
     # -- functions
     def function(self, fn: cst.FunctionDef) -> cst.FunctionDef:
         names = _NameSource(fn, self.module_functions)
-        body = self.block(list(fn.body.body), names)
+        self.dict_names = {}
+        body = self.dicts(list(fn.body.body), names)
+        body = self.block(body, names)
         body = _without_unread(body, names.transposed)
         body = self.single_return(body, fn, names)
         return self.made(fn.with_changes(body=fn.body.with_changes(body=body)), fn)
+
+    # -- dicts built in the function
+    def dicts(self, body: list, names) -> list:
+        """``body`` with each dict literal bound once at its top level
+        (``d = {"a": e1, "b": e2}``, constant keys) as one name per key
+        (``d_a = e1``...), and its reads by key, ``.items()``,
+        ``.values()``, ``.keys()``, iteration and ``len()`` as those names."""
+        out = []
+        for stmt in body:
+            found = _dict_binding(stmt)
+            if found is None or names.bindings[found[0]] != 1:
+                out.append(stmt)
+                continue
+            name, literal = found
+            keys, lines, held = [], [], {}
+            for k, element in enumerate(literal.elements):
+                if not isinstance(element, cst.DictElement) or not isinstance(
+                        element.key, (cst.SimpleString, cst.Integer)):
+                    self.refuse(element, "a dict built here needs constant keys, without **",
+                                "write each key as a string or integer literal")
+                key = element.key.evaluated_value
+                base = f"{name}_{key}" if str(key).isidentifier() else f"{name}_{k}"
+                held[key] = names.fresh(base)
+                keys.append(key)
+                lines.append(self.made(_assign(held[key], element.value), stmt))
+            out += lines
+            self.dict_names[name] = (keys, held)
+        if not self.dict_names:
+            return out
+        reads = _DictReads(self.dict_names, self)
+        return [stmt.visit(reads) for stmt in out]
 
     def block(self, statements: list, names: _NameSource) -> list:
         out: list = []
@@ -711,6 +745,93 @@ def _always_returns(statements: list) -> bool:
     if isinstance(last, cst.If):
         return all(_always_returns(b) for b in _branches(last)) and last.orelse is not None
     return False
+
+
+def _dict_binding(stmt):
+    """(name, literal) for ``name = {...}`` on a line of its own, else None."""
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Assign) and len(stmt.body[0].targets) == 1):
+        return None
+    target, value = stmt.body[0].targets[0].target, stmt.body[0].value
+    if isinstance(target, cst.Name) and isinstance(value, cst.Dict):
+        return target.value, value
+    return None
+
+
+class _DictReads(cst.CSTTransformer):
+    """The reads of dicts built in the function, as the names holding their
+    values; any other use of such a dict is refused."""
+
+    METHODS = ("items", "values", "keys")
+
+    def __init__(self, dicts: dict, desugarer: Desugarer):
+        self.dicts, self.desugarer = dicts, desugarer
+        self.allowed: set = set()  # the dict names a loop or len() reads
+
+    def literal(self, name: str, what: str):
+        keys, held = self.dicts[name]
+        forms: dict[str, list[Any]] = {"keys": [cst.parse_expression(repr(k)) for k in keys],
+                  "values": [cst.Name(held[k]) for k in keys],
+                  "items": [cst.Tuple([cst.Element(cst.parse_expression(repr(k))),
+                                       cst.Element(cst.Name(held[k]))]) for k in keys]}
+        return cst.List([cst.Element(v) for v in forms[what]])
+
+    def on_leave(self, original, updated):
+        new = self.rewrite(original, updated)
+        # libcst rebuilds each node on the way up: trace it to the user's
+        if new is not original:
+            self.desugarer.made(new, original)
+        return new
+
+    def rewrite(self, original, updated):
+        if isinstance(original, cst.Subscript) and isinstance(original.value, cst.Name) \
+                and original.value.value in self.dicts:
+            keys, held = self.dicts[original.value.value]
+            index = original.slice[0].slice if len(original.slice) == 1 else None
+            key = getattr(getattr(index, "value", None), "evaluated_value", None)
+            if not isinstance(index, cst.Index) or key not in held:
+                self.desugarer.refuse(original, f"{original.value.value} is read here by a key "
+                                      "that is not one of its constant keys "
+                                      f"({', '.join(map(repr, keys))})",
+                                      "read it by a key written out, or loop over "
+                                      f"`{original.value.value}.items()`")
+            return cst.Name(held[key])
+        if isinstance(original, cst.Call) and isinstance(original.func, cst.Attribute) \
+                and isinstance(original.func.value, cst.Name) \
+                and original.func.value.value in self.dicts and not original.args \
+                and original.func.attr.value in self.METHODS:
+            return self.literal(original.func.value.value, original.func.attr.value)
+        if isinstance(original, cst.Call) and isinstance(original.func, cst.Name) \
+                and original.func.value == "len" and len(original.args) == 1 \
+                and isinstance(original.args[0].value, cst.Name) \
+                and original.args[0].value.value in self.dicts:
+            return cst.Integer(str(len(self.dicts[original.args[0].value.value][0])))
+        if isinstance(original, cst.For) and isinstance(original.iter, cst.Name) \
+                and original.iter.value in self.dicts:
+            return updated.with_changes(iter=self.literal(original.iter.value, "keys"))
+        if isinstance(original, cst.Name) and original.value in self.dicts \
+                and original not in self.allowed:
+            self.desugarer.refuse(original, f"the dict {original.value} is used here as a "
+                                  "value: a dict built in the function is only read by key, "
+                                  ".items(), .values(), .keys(), in a loop or by len()",
+                                  "pass the arrays it holds instead")
+        return updated
+
+    def on_visit(self, node) -> bool:
+        if isinstance(node, cst.Subscript) and self.is_dict(node.value):
+            return False  # d["a"]: rewritten whole on leaving
+        if isinstance(node, cst.Attribute) and self.is_dict(node.value):
+            return False  # d.items(): rewritten whole by its call
+        if isinstance(node, cst.For) and self.is_dict(node.iter):
+            self.allowed.add(node.iter)
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) \
+                and node.func.value == "len" and len(node.args) == 1 \
+                and self.is_dict(node.args[0].value):
+            self.allowed.add(node.args[0].value)
+        return True
+
+    def is_dict(self, node) -> bool:
+        return isinstance(node, cst.Name) and node.value in self.dicts
 
 
 class _Replace(cst.CSTTransformer):

@@ -40,7 +40,7 @@ _NOT_EXPRESSIONS = {
     cst.NamedExpr: "`:=` assignments",
     cst.FormattedString: "f-strings",
     cst.Imaginary: "complex numbers",
-    cst.Dict: "dict literals",
+    cst.Dict: "dict literals",  # but one bound to a name is read as names (desugar.py)
     cst.Set: "set literals",
 }
 # Supported where desugar.py rewrites them; refused elsewhere, with the way there.
@@ -50,6 +50,8 @@ _WHERE_HINTS = {
                   "outside conditional expressions and `while` tests",
     cst.GeneratorExp: "use a generator only inside sum(...) or list(...), in a statement "
                       "of its own",
+    cst.Dict: "bind the dict to a name once, at the top level of the function "
+              "(`params = {\"w\": w}`), and read it by constant keys",
 }
 _AUG_OPERATORS = (cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign,
                   cst.DivideAssign, cst.PowerAssign, cst.MatrixMultiplyAssign)

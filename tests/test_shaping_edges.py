@@ -310,6 +310,8 @@ NO_FLOAT = {
     "operator.and_": "& of masks or integers", "operator.or_": "| of masks or integers",
     "operator.xor": "^ of masks or integers", "operator.not_": "not of a truth value",
     "slice": "slices of generated indices",
+    "int": "truncates to an integer", "round": "rounds to an integer",
+    "bool": "a truth value", "isinstance": "a truth value about a type",
     "np.unravel_index": "takes integer indices", "np.ravel_multi_index": "takes integer indices",
 }
 
